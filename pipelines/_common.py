@@ -1,0 +1,20 @@
+"""Shared start-up for the stage scripts: logging, params and one readable error line on failure."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from emoscan.config import load_params
+
+
+def run_stage(name: str, body: Callable[[dict[str, Any]], None], params_path: str = "params.yaml") -> None:
+    """Run a stage body with the loaded params; expected errors end the process with one line."""
+    logging.basicConfig(level=logging.INFO, format=f"[{name}] %(message)s")
+    try:
+        body(load_params(params_path))
+    except (ValueError, RuntimeError, FileNotFoundError, KeyError) as exc:
+        print(f"[{name}] error: {exc}", file=sys.stderr)
+        sys.exit(1)

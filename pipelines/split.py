@@ -1,0 +1,23 @@
+"""DVC stage `split`: stratified train/val split, manifest, arrays and duplicate report."""
+
+import logging
+from pathlib import Path
+
+from _common import run_stage
+
+from emoscan.config import section
+from emoscan.data.split import split_dataset
+
+
+def main(params: dict) -> None:
+    report = split_dataset(Path(section(params, "fetch")["output_dir"]), section(params, "split"),
+                           params["image_size"])
+    for split, counts in report["counts"].items():
+        logging.info("%s: %d images %s", split, sum(counts.values()), counts)
+    logging.info("duplicates within splits %s, cross-split %d (%s), undecodable %d",
+                 report["duplicates_within_split"], report["cross_split_duplicates"],
+                 report["cross_split_policy"], len(report["undecodable"]))
+
+
+if __name__ == "__main__":
+    run_stage("split", main)

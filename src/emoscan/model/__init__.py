@@ -1,0 +1,1 @@
+"""Model half of the pipeline: architectures, augmentation, training, evaluation, export, registry."""

@@ -1,0 +1,62 @@
+"""Keras model builders. Every builder takes the input size and class count and returns a
+compiled-ready `keras.Model` whose input is (size, size, 1) float in [0, 1]."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import keras
+from keras import layers
+
+
+def conv_block(x, filters: int, dropout: float, convs: int = 2, weight_decay: float = 0.0):
+    """`convs` x (3x3 conv, BatchNorm, ReLU), then 2x2 max-pool and dropout."""
+    reg = keras.regularizers.L2(weight_decay) if weight_decay else None
+    for _ in range(convs):
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_regularizer=reg)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.Activation("relu")(x)
+    x = layers.MaxPooling2D()(x)
+    return layers.Dropout(dropout)(x)
+
+
+def seed_vgg(image_size: int = 48, num_classes: int = 7, dropout_scale: float = 1.0,
+             weight_decay: float = 0.0) -> keras.Model:
+    """The seed's VGG-style network: 64/128/256 filters, dropout 0.25/0.35/0.45, Dense 256."""
+    inputs = keras.Input((image_size, image_size, 1), name="image")
+    x = inputs
+    for filters, drop in ((64, 0.25), (128, 0.35), (256, 0.45)):
+        x = conv_block(x, filters, drop * dropout_scale, weight_decay=weight_decay)
+    x = layers.Flatten()(x)
+    x = layers.Dense(256, activation="relu")(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.Dropout(0.5 * dropout_scale)(x)
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="seed_vgg")
+
+
+def emoscan_vgg(image_size: int = 48, num_classes: int = 7, dropout_scale: float = 1.0,
+                weight_decay: float = 0.0) -> keras.Model:
+    """A deeper, cheaper VGG: four stages 32/64/128/256 (about a third of seed_vgg's FLOPs),
+    global average + max pooling head. Built to train many epochs on a CPU budget."""
+    inputs = keras.Input((image_size, image_size, 1), name="image")
+    x = inputs
+    for filters, drop in ((32, 0.1), (64, 0.2), (128, 0.3), (256, 0.4)):
+        x = conv_block(x, filters, drop * dropout_scale, weight_decay=weight_decay)
+    x = layers.Concatenate()([layers.GlobalAveragePooling2D()(x), layers.GlobalMaxPooling2D()(x)])
+    x = layers.Dense(256, use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.Activation("relu")(x)
+    x = layers.Dropout(0.5 * dropout_scale)(x)
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="emoscan_vgg")
+
+
+ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {"seed_vgg": seed_vgg, "emoscan_vgg": emoscan_vgg}
+
+
+def build_model(name: str, image_size: int = 48, num_classes: int = 7, **kwargs) -> keras.Model:
+    """Build the architecture called `name` (a key of ARCHITECTURES)."""
+    if name not in ARCHITECTURES:
+        raise ValueError(f"train.architecture: expected one of {sorted(ARCHITECTURES)}, got {name!r}")
+    return ARCHITECTURES[name](image_size, num_classes, **kwargs)

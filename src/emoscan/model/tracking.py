@@ -1,0 +1,29 @@
+"""MLflow set-up shared by the train, evaluate and register stages."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import mlflow
+
+
+def setup_tracking(cfg: dict) -> str:
+    """Point MLflow at `MLFLOW_TRACKING_URI` if set, else `mlflow.tracking_uri` from params
+    (a SQLite file in the repo, so the Model Registry works without a server)."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or cfg["tracking_uri"]
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment(cfg["experiment"])
+    return uri
+
+
+def flatten_params(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """`{"train": {"augment": {"zoom": 0.1}}}` -> `{"train.augment.zoom": 0.1}` for mlflow.log_params."""
+    flat: dict[str, Any] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten_params(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat

@@ -1,0 +1,153 @@
+"""Train stage: fit the chosen architecture on the split arrays, as one MLflow run.
+
+Resumable: `keras.callbacks.BackupAndRestore` saves the full training state every epoch, and the
+MLflow run id is kept beside it, so a re-run after an interruption continues the same epoch
+count, schedule and MLflow run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import keras
+import mlflow
+import numpy as np
+import tensorflow as tf
+
+from emoscan import CLASSES
+from emoscan.config import require
+from emoscan.data.split import load_split
+from emoscan.model.architectures import ARCHITECTURES, build_model
+from emoscan.model.augment import make_dataset
+from emoscan.model.tracking import flatten_params, setup_tracking
+from emoscan.plots import plot_training_curves
+
+log = logging.getLogger(__name__)
+
+BEST_MODEL = "model.keras"
+TRAINING_LOG = "training_log.csv"
+TRAINING_PLOT = "training_plot.png"
+RUN_ID_FILE = "mlflow_run_id.txt"
+
+
+class MlflowEpochLogger(keras.callbacks.Callback):
+    """Log every epoch's metrics (and the learning rate) to the active MLflow run."""
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        metrics = {k: float(v) for k, v in (logs or {}).items()}
+        metrics["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        mlflow.log_metrics(metrics, step=epoch)
+
+
+def check_train_params(cfg: dict) -> None:
+    """Validate the train section of params.yaml with messages naming the key."""
+    require(cfg, "architecture", str, where="train", choices=tuple(ARCHITECTURES))
+    require(cfg, "epochs", int, where="train", low=1)
+    require(cfg, "batch_size", int, where="train", low=1, high=4096)
+    require(cfg, "optimizer", str, where="train", choices=("sgd", "adam", "adamw"))
+    require(cfg, "learning_rate", (int, float), where="train", low=1e-7, high=10)
+    require(cfg, "lr_schedule", str, where="train", choices=("cosine", "plateau"))
+    require(cfg, "label_smoothing", (int, float), where="train", low=0, high=0.5)
+    require(cfg, "warmup_epochs", int, where="train", low=0)
+    require(cfg, "weight_decay", (int, float), where="train", low=0, high=1)
+    require(cfg, "augment", dict, where="train")
+
+
+def make_optimizer(cfg: dict, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    """SGD (Nesterov) or Adam(W), with a warm-up + cosine schedule or a constant rate for plateau."""
+    lr: float | keras.optimizers.schedules.LearningRateSchedule = float(cfg["learning_rate"])
+    if cfg["lr_schedule"] == "cosine":
+        warmup = cfg["warmup_epochs"] * steps_per_epoch
+        lr = keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=0.0 if warmup else lr, warmup_target=lr if warmup else None,
+            warmup_steps=warmup, decay_steps=max(1, cfg["epochs"] * steps_per_epoch - warmup))
+    wd = float(cfg["weight_decay"]) or None
+    if cfg["optimizer"] == "sgd":
+        return keras.optimizers.SGD(lr, momentum=cfg.get("momentum", 0.9), nesterov=True, weight_decay=wd)
+    if cfg["optimizer"] == "adamw":
+        return keras.optimizers.AdamW(lr, weight_decay=wd or 0.004)
+    return keras.optimizers.Adam(lr)
+
+
+def make_callbacks(cfg: dict, out: Path) -> list[keras.callbacks.Callback]:
+    """Checkpoint (best on validation accuracy), resume backup, early stopping, logs and MLflow."""
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(out / "backup")),
+        keras.callbacks.ModelCheckpoint(str(out / BEST_MODEL), monitor="val_accuracy", mode="max",
+                                        save_best_only=True),
+        keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", restore_best_weights=True,
+                                      patience=cfg["early_stopping_patience"]),
+        keras.callbacks.TensorBoard(log_dir=cfg["log_dir"]),
+        keras.callbacks.CSVLogger(str(out / TRAINING_LOG), append=True),
+        MlflowEpochLogger(),
+    ]
+    if cfg["lr_schedule"] == "plateau":
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=cfg["reduce_lr_factor"],
+                                                           patience=cfg["reduce_lr_patience"]))
+    return callbacks
+
+
+def class_weights(y: np.ndarray, power: float) -> dict[int, float] | None:
+    """Inverse-frequency class weights raised to `power` (0 disables them)."""
+    if not power:
+        return None
+    counts = np.bincount(y, minlength=len(CLASSES)).astype(float)
+    weights = (counts.sum() / (len(CLASSES) * np.maximum(counts, 1))) ** power
+    return {i: float(w) for i, w in enumerate(weights)}
+
+
+def train(params: dict) -> dict:
+    """Run the train stage; returns {"run_id", "best_val_accuracy", "epochs"}."""
+    cfg, split_dir = params["train"], params["split"]["output_dir"]
+    check_train_params(cfg)
+    keras.utils.set_random_seed(cfg["seed"])
+    if cfg.get("mixed_precision"):
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    out = Path(cfg["output_dir"])
+    out.mkdir(parents=True, exist_ok=True)
+
+    x_train, y_train = load_split(split_dir, "train")
+    x_val, y_val = load_split(split_dir, "val")
+    n = len(CLASSES)
+    train_ds = make_dataset(x_train, y_train, cfg["batch_size"], n, training=True,
+                            augment_cfg=cfg["augment"], seed=cfg["seed"])
+    val_ds = make_dataset(x_val, y_val, cfg["batch_size"], n)
+
+    resuming = (out / "backup").exists() and (out / RUN_ID_FILE).exists()
+    if not resuming:
+        for stale in (TRAINING_LOG, BEST_MODEL):
+            (out / stale).unlink(missing_ok=True)
+    setup_tracking(params["mlflow"])
+    run_id = (out / RUN_ID_FILE).read_text().strip() if resuming else None
+    with mlflow.start_run(run_id=run_id, run_name=None if resuming else cfg["architecture"]) as run:
+        (out / RUN_ID_FILE).write_text(run.info.run_id)
+        if not resuming:
+            mlflow.log_params(flatten_params({k: params[k] for k in ("split", "train")}))
+            mlflow.set_tags({"stage": "train", "architecture": cfg["architecture"]})
+        log.info("%s MLflow run %s", "resuming" if resuming else "starting", run.info.run_id)
+
+        model = build_model(cfg["architecture"], params["image_size"], n,
+                            dropout_scale=cfg.get("dropout_scale", 1.0))
+        steps = int(np.ceil(len(x_train) / cfg["batch_size"]))
+        model.compile(optimizer=make_optimizer(cfg, steps),
+                      loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg["label_smoothing"]),
+                      metrics=["accuracy"], jit_compile=False)
+        history = model.fit(train_ds, validation_data=val_ds, epochs=cfg["epochs"],
+                            callbacks=make_callbacks(cfg, out),
+                            class_weight=class_weights(y_train, cfg.get("class_weight_power", 0.0)),
+                            verbose=1 if sys.stdout.isatty() else 2)
+        model.save(out / BEST_MODEL)  # EarlyStopping restored the best weights
+        plot_training_curves(out / TRAINING_LOG, out / TRAINING_PLOT)
+        best = float(max(history.history.get("val_accuracy", [0.0]) or [0.0]))
+        summary = {"run_id": run.info.run_id, "best_val_accuracy": best,
+                   "epochs": len(history.history.get("loss", []))}
+        (out / "train_summary.json").write_text(json.dumps(summary, indent=2))
+        mlflow.log_metric("best_val_accuracy", best)
+        for name in (TRAINING_LOG, TRAINING_PLOT, "train_summary.json"):
+            mlflow.log_artifact(str(out / name))
+        mlflow.log_artifacts(cfg["log_dir"], artifact_path="tensorboard")
+        mlflow.log_artifact(str(out / BEST_MODEL), artifact_path="keras")
+    return summary
