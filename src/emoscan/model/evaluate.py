@@ -1,0 +1,115 @@
+"""Evaluate stage: test-split metrics (plain and with flip test-time augmentation), confusion
+matrix, DVC metrics/plots files, all logged to the training run in MLflow."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score
+
+from emoscan import CLASSES
+from emoscan.config import require
+from emoscan.plots import plot_confusion_matrix
+
+TTA_MODES = ("none", "flip")
+
+
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
+    """Accuracy, macro/weighted F1 and per-class precision/recall/F1/support (scikit-learn)."""
+    labels = list(range(len(CLASSES)))
+    report = classification_report(y_true, y_pred, labels=labels, target_names=list(CLASSES),
+                                   output_dict=True, zero_division=0)
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+        "weighted_f1": float(f1_score(y_true, y_pred, labels=labels, average="weighted", zero_division=0)),
+        "per_class": {c: {k: float(report[c][k]) for k in ("precision", "recall", "f1-score", "support")}
+                      for c in CLASSES},
+    }
+
+
+def per_class_table(metrics: dict) -> str:
+    """The per-class table as Markdown (the seed's format)."""
+    lines = ["| class | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|"]
+    for name, row in metrics["per_class"].items():
+        lines.append(f"| {name} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1-score']:.3f} "
+                     f"| {int(row['support'])} |")
+    lines.append(f"| **accuracy** | | | {metrics['accuracy']:.3f} | {sum(int(r['support']) for r in metrics['per_class'].values())} |")
+    lines.append(f"| **macro F1** | | | {metrics['macro_f1']:.3f} | |")
+    return "\n".join(lines)
+
+
+def predict_probabilities(predict, x: np.ndarray, tta: str, batch_size: int = 256) -> np.ndarray:
+    """Class probabilities from `predict` (batch of (N,48,48,1) floats -> (N,7)), flip-averaged if asked."""
+    inputs = x.astype(np.float32)[..., None] / 255.0
+    outputs = []
+    for start in range(0, len(inputs), batch_size):
+        batch = inputs[start:start + batch_size]
+        probs = np.asarray(predict(batch))
+        if tta == "flip":
+            probs = (probs + np.asarray(predict(batch[:, :, ::-1, :].copy()))) / 2.0
+        outputs.append(probs)
+    return np.concatenate(outputs) if outputs else np.zeros((0, len(CLASSES)), np.float32)
+
+
+def evaluate_predictions(y_true: np.ndarray, probs_by_mode: dict[str, np.ndarray], out: Path) -> dict:
+    """Write metrics.json, predictions.csv, confusion matrices and per-class tables for each mode."""
+    out.mkdir(parents=True, exist_ok=True)
+    metrics: dict = {}
+    for mode, probs in probs_by_mode.items():
+        y_pred = probs.argmax(axis=1)
+        key = "plain" if mode == "none" else f"tta_{mode}"
+        metrics[key] = classification_metrics(y_true, y_pred)
+        matrix = confusion_matrix(y_true, y_pred, labels=list(range(len(CLASSES))))
+        plot_confusion_matrix(matrix, list(CLASSES), out / f"confusion_matrix_{key}.png",
+                              f"FER-2013 test ({key}): accuracy {metrics[key]['accuracy']:.3f}")
+        (out / f"per_class_{key}.md").write_text(per_class_table(metrics[key]) + "\n")
+        pd.DataFrame({"actual": [CLASSES[i] for i in y_true], "predicted": [CLASSES[i] for i in y_pred]}
+                     ).to_csv(out / f"predictions_{key}.csv", index=False)
+    # headline numbers: the best mode the params ask for
+    headline_key = next(reversed(metrics))
+    headline = metrics[headline_key]
+    # stable names for `dvc plots` whatever the TTA setting
+    shutil.copy(out / f"predictions_{headline_key}.csv", out / "predictions.csv")
+    shutil.copy(out / f"confusion_matrix_{headline_key}.png", out / "confusion_matrix.png")
+    metrics.update(headline=headline_key, accuracy=headline["accuracy"], macro_f1=headline["macro_f1"], test_images=int(len(y_true)))
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return metrics
+
+
+def evaluate(params: dict) -> dict:
+    """Run the evaluate stage on the trained Keras model; log to its MLflow run."""
+    import keras
+    import mlflow
+
+    from emoscan.data.split import load_split
+    from emoscan.model.tracking import setup_tracking
+    from emoscan.model.train import BEST_MODEL, RUN_ID_FILE, TRAINING_LOG, TRAINING_PLOT
+
+    cfg, train_dir = params["evaluate"], Path(params["train"]["output_dir"])
+    tta = require(cfg, "tta", str, where="evaluate", choices=TTA_MODES)
+    model = keras.saving.load_model(train_dir / BEST_MODEL, compile=False)
+    x_test, y_test = load_split(params["split"]["output_dir"], "test")
+    modes = ["none"] + ([tta] if tta != "none" else [])
+    probs = {m: predict_probabilities(lambda b: model(b, training=False), x_test, m) for m in modes}
+    out = Path(cfg["output_dir"])
+    metrics = evaluate_predictions(y_test, probs, out)
+
+    setup_tracking(params["mlflow"])
+    run_id = (train_dir / RUN_ID_FILE).read_text().strip()
+    with mlflow.start_run(run_id=run_id):
+        for key in [k for k in metrics if isinstance(metrics[k], dict)]:
+            mlflow.log_metrics({f"test_{key}_accuracy": metrics[key]["accuracy"],
+                                f"test_{key}_macro_f1": metrics[key]["macro_f1"],
+                                f"test_{key}_weighted_f1": metrics[key]["weighted_f1"]})
+            mlflow.log_metrics({f"test_{key}_f1_{c}": v["f1-score"] for c, v in metrics[key]["per_class"].items()})
+        mlflow.log_metrics({"test_accuracy": metrics["accuracy"], "test_macro_f1": metrics["macro_f1"]})
+        mlflow.log_artifacts(str(out), artifact_path="evaluation")
+        for name in (TRAINING_LOG, TRAINING_PLOT):
+            if (train_dir / name).exists():
+                mlflow.log_artifact(str(train_dir / name))
+    return metrics

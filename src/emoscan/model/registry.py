@@ -1,0 +1,74 @@
+"""Register stage: export the trained model, log it to the MLflow Model Registry and move the
+`champion` alias only when the new version beats the current champion on the chosen metric."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+import mlflow
+import onnx
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from emoscan.config import require
+from emoscan.data.split import load_split
+from emoscan.model.export import LABELS_FILE, ONNX_FILE, PREPROCESSING_FILE, export_bundle
+from emoscan.model.tracking import setup_tracking
+from emoscan.model.train import BEST_MODEL, RUN_ID_FILE
+
+SERVING_ARTIFACTS = "serving"
+
+
+def champion_score(client: MlflowClient, name: str, alias: str, metric: str) -> tuple[str | None, float | None]:
+    """(version, score) of the model version holding `alias`, or (None, None) when there is none."""
+    try:
+        version = client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None, None
+    score = version.tags.get(metric)
+    return version.version, float(score) if score is not None else None
+
+
+def register(params: dict) -> dict:
+    """Run the register stage; return what was registered (also written to registration.json)."""
+    cfg, train_dir = params["register"], Path(params["train"]["output_dir"])
+    name = require(cfg, "model_name", str, where="register")
+    alias = require(cfg, "alias", str, where="register")
+    metric = require(cfg, "metric", str, where="register")
+    tolerance = require(cfg, "onnx_tolerance", float, where="register", low=0.0)
+    metrics = json.loads((Path(params["evaluate"]["output_dir"]) / "metrics.json").read_text())
+    if not isinstance(metrics.get(metric), (int, float)):
+        numeric = sorted(k for k, v in metrics.items() if isinstance(v, (int, float)))
+        raise ValueError(f"register.metric: {metric!r} is not in metrics.json; choose one of {numeric}")
+
+    out = Path(cfg["output_dir"])
+    model = keras.saving.load_model(train_dir / BEST_MODEL, compile=False)
+    x_val, _ = load_split(params["split"]["output_dir"], "val")
+    parity = export_bundle(model, out, x_val[:256], tolerance)
+
+    setup_tracking(params["mlflow"])
+    client = MlflowClient()
+    run_id = (train_dir / RUN_ID_FILE).read_text().strip()
+    with mlflow.start_run(run_id=run_id):
+        mlflow.log_metrics({"onnx_max_abs_diff": parity["max_abs_diff"]})
+        for file in (ONNX_FILE, LABELS_FILE, PREPROCESSING_FILE):
+            mlflow.log_artifact(str(out / file), artifact_path=SERVING_ARTIFACTS)
+        info = mlflow.onnx.log_model(onnx.load(str(out / ONNX_FILE)), name="model",
+                                     registered_model_name=name)
+    version = str(info.registered_model_version)
+    score = float(metrics[metric])
+    for key in ("accuracy", "macro_f1", metric):
+        client.set_model_version_tag(name, version, key, str(metrics[key]))
+    client.set_model_version_tag(name, version, "run_id", run_id)
+
+    previous_version, previous_score = champion_score(client, name, alias, metric)
+    promoted = previous_score is None or score > previous_score
+    if promoted:
+        client.set_registered_model_alias(name, alias, version)
+    result = {"model_name": name, "version": version, "run_id": run_id, "metric": metric, "score": score,
+              "alias": alias, "promoted": promoted, "previous_champion": previous_version,
+              "previous_score": previous_score, "onnx_parity": parity}
+    (out / "registration.json").write_text(json.dumps(result, indent=2))
+    return result
