@@ -1,0 +1,56 @@
+"""Which model to load: `MODEL_PATH`, else the champion imported into the BentoML store, else the
+model shipped in the repository (so a fresh clone serves at once)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from emoscan.inference.settings import PROJECT_ROOT
+
+SHIPPED_MODEL_DIR = PROJECT_ROOT / "models" / "emoscan-fer2013"
+BENTO_MODEL_NAME = "emoscan-fer2013"
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where the served model comes from, for /metadata and logs."""
+
+    path: Path
+    origin: str  # "MODEL_PATH" | "bentoml-store" | "shipped"
+    name: str
+    version: str
+
+
+def _version_of(path: Path) -> str:
+    card = (path if path.is_dir() else path.parent) / "model_info.json"
+    if card.is_file():
+        return str(json.loads(card.read_text()).get("version", "unknown"))
+    return "unknown"
+
+
+def bentoml_champion() -> Path | None:
+    """Path of the newest `emoscan-fer2013` model in the local BentoML store, if any."""
+    try:
+        import bentoml
+
+        return Path(bentoml.models.get(f"{BENTO_MODEL_NAME}:latest").path)
+    except Exception:  # store empty or BentoML not configured: fall through to the shipped model
+        return None
+
+
+def resolve_model(use_bentoml_store: bool = True) -> ModelSource:
+    """Pick the model directory (or .onnx file) to serve."""
+    env = os.environ.get("MODEL_PATH")
+    if env:
+        path = Path(env)
+        if not path.exists():
+            raise FileNotFoundError(f"MODEL_PATH={env} does not exist")
+        return ModelSource(path, "MODEL_PATH", path.stem, _version_of(path))
+    if use_bentoml_store and (stored := bentoml_champion()) is not None:
+        return ModelSource(stored, "bentoml-store", BENTO_MODEL_NAME, stored.name)
+    if not (SHIPPED_MODEL_DIR / "model.onnx").is_file():
+        raise FileNotFoundError(f"no shipped model at {SHIPPED_MODEL_DIR}; set MODEL_PATH")
+    return ModelSource(SHIPPED_MODEL_DIR, "shipped", BENTO_MODEL_NAME, _version_of(SHIPPED_MODEL_DIR))

@@ -1,0 +1,49 @@
+"""Emotion classification with ONNX Runtime from a model bundle (model.onnx, labels.json,
+preprocessing.json) as written by the register stage and shipped under models/."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from emoscan import CLASSES
+from emoscan.inference.preprocess import INPUT_SIZE, SCALE
+
+
+class ModelBundleError(RuntimeError):
+    """The model bundle is missing or inconsistent."""
+
+
+class EmotionClassifier:
+    """Batch classifier: (N, 48, 48, 1) float32 in [0, 1] -> (N, 7) probabilities."""
+
+    def __init__(self, bundle_dir: Path, threads: int = 1) -> None:
+        bundle_dir = Path(bundle_dir)
+        onnx_path = bundle_dir / "model.onnx" if bundle_dir.is_dir() else bundle_dir
+        bundle_dir = onnx_path.parent
+        if not onnx_path.is_file():
+            raise ModelBundleError(f"no model.onnx in {bundle_dir}")
+        labels_file = bundle_dir / "labels.json"
+        self.labels = tuple(json.loads(labels_file.read_text())) if labels_file.is_file() else CLASSES
+        if self.labels != CLASSES:
+            raise ModelBundleError(f"{labels_file}: label order {self.labels} differs from {CLASSES}")
+        spec_file = bundle_dir / "preprocessing.json"
+        if spec_file.is_file():
+            spec = json.loads(spec_file.read_text())
+            if spec.get("size") != [INPUT_SIZE, INPUT_SIZE] or abs(spec.get("scale", SCALE) - SCALE) > 1e-9:
+                raise ModelBundleError(f"{spec_file}: unsupported preprocessing {spec}")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+        self.path = onnx_path
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        """Probabilities for a batch of faces, in CLASSES order."""
+        if len(batch) == 0:
+            return np.zeros((0, len(self.labels)), np.float32)
+        return self.session.run(None, {self.input_name: batch.astype(np.float32, copy=False)})[0]

@@ -1,0 +1,73 @@
+"""Inference and service settings: the `inference` and `service` sections of params.yaml."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+#: Repository root when running from a checkout or a bento (`src/emoscan/inference` -> root).
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+
+
+@dataclass(frozen=True)
+class InferenceSettings:
+    """Face detection and classification knobs (defaults mirror params.yaml)."""
+
+    score_threshold: float = 0.6
+    min_face_size: int = 24
+    detection_max_side: int = 480
+    face_margin: float = 0.0
+    detector_threads: int = 1
+    classifier_threads: int = 1
+    max_faces: int = 32
+    smoothing_window: int = 8
+    track_iou: float = 0.3
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """HTTP limits of the BentoML service (defaults mirror params.yaml)."""
+
+    max_image_mb: float = 10
+    max_video_mb: float = 100
+    max_image_pixels: int = 40_000_000
+    max_video_frames_analysed: int = 3600
+    rate_limit_detect_per_min: int = 100
+    rate_limit_video_per_min: int = 10
+    default_frame_rate: float = 1.0
+    max_frame_rate: float = 30.0
+
+
+def _build(cls, values: dict[str, Any] | None, where: str):
+    values = values or {}
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {unknown}")
+    checked = {}
+    for name, value in values.items():
+        default = getattr(cls, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ValueError(f"{where}.{name}: expected a non-negative number, got {value!r}")
+        checked[name] = type(default)(value) if isinstance(default, float) else value
+    return cls(**checked)
+
+
+def params_path() -> Path:
+    """params.yaml used for settings: $EMOSCAN_PARAMS, else the project's own."""
+    return Path(os.environ.get("EMOSCAN_PARAMS", PROJECT_ROOT / "params.yaml"))
+
+
+def load_settings(path: Path | None = None) -> tuple[InferenceSettings, ServiceSettings]:
+    """Read both sections from params.yaml; defaults apply when the file is absent."""
+    path = path or params_path()
+    params = yaml.safe_load(path.read_text()) if path.is_file() else {}
+    return (_build(InferenceSettings, params.get("inference"), "inference"),
+            _build(ServiceSettings, params.get("service"), "service"))
+
+
+__all__ = ["InferenceSettings", "ServiceSettings", "load_settings", "asdict", "PROJECT_ROOT"]

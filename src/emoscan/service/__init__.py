@@ -1,0 +1,1 @@
+"""BentoML service: /detect (images), /detect-video, /metadata, with size and rate limits."""

@@ -1,0 +1,144 @@
+"""The emoscan BentoML service.
+
+    bentoml serve            # from the repository root (bentofile.yaml names this service)
+
+Endpoints: POST /detect (multipart field `image`), POST /detect-video (field `video`, optional
+`frame_rate`), GET /metadata, and BentoML's /healthz, /livez, /readyz, /metrics.
+Environment: MODEL_PATH (model bundle or .onnx), PORT (default 3000), MAX_WORKERS (default 1),
+DEBUG (1 = debug logging and error details), EMOSCAN_PARAMS (params.yaml with the limits).
+"""
+
+
+import logging
+import os
+from pathlib import Path
+from typing import List, Optional
+
+import bentoml
+from fastapi import FastAPI
+from pydantic import Field
+
+from emoscan import __version__
+from emoscan.inference.analyzer import FaceAnalyzer, VideoDecodeError
+from emoscan.inference.bundle import resolve_model
+from emoscan.inference.classifier import EmotionClassifier
+from emoscan.inference.detector import DETECTOR_NAME
+from emoscan.inference.settings import asdict, load_settings
+from emoscan.service.decode import ImageDecodeError, decode_upload
+from emoscan.service.limits import LimitsMiddleware
+from emoscan.service.schemas import DetectResponse, ErrorResponse, VideoResponse
+
+DEBUG = os.environ.get("DEBUG", "0").lower() in ("1", "true", "yes")
+INFERENCE, LIMITS = load_settings()
+MB = 1_000_000
+log = logging.getLogger("emoscan.service")
+log.setLevel(logging.DEBUG if DEBUG else logging.INFO)
+
+info_app = FastAPI(title="emoscan metadata")
+# Multipart file fields. They are lists so that a request without the field reaches the API and
+# gets our own 400 (BentoML 1.4.40 cannot build an Optional[Path] input on Python 3.11).
+IMAGE_FIELD = "one image file: JPEG, PNG, WebP or BMP"
+VIDEO_FIELD = "one video file: MP4, AVI, MOV, MKV or WebM"
+
+
+def _error(ctx: bentoml.Context, status: int, message: str) -> dict:
+    ctx.response.status_code = status
+    return ErrorResponse(error=message).model_dump()
+
+
+def parse_frame_rate(value: Optional[str]) -> float:
+    """The `frame_rate` form field: analysis frames per second, default and maximum from params."""
+    if value is None or str(value).strip() == "":
+        return LIMITS.default_frame_rate
+    try:
+        rate = float(value)
+    except ValueError:
+        raise ValueError(f"frame_rate must be a number, got {value!r}") from None
+    if not 0 < rate <= LIMITS.max_frame_rate:
+        raise ValueError(f"frame_rate must be > 0 and <= {LIMITS.max_frame_rate:g}, got {value!r}")
+    return rate
+
+
+@bentoml.service(
+    name="emoscan",
+    workers=int(os.environ.get("MAX_WORKERS", "1")),
+    http={"port": int(os.environ.get("PORT", "3000"))},
+    traffic={"timeout": 300},
+    logging={"access": {"enabled": True}},
+)
+@bentoml.asgi_app(info_app, path="/")
+class Emoscan:
+    """Finds every face in an image or video and reads its expression."""
+
+    def __init__(self) -> None:
+        self.source = resolve_model()
+        self.analyzer = FaceAnalyzer(EmotionClassifier(self.source.path, INFERENCE.classifier_threads), INFERENCE)
+        log.info("emoscan %s serving %s (%s) from %s", __version__, self.source.name, self.source.origin,
+                 self.source.path)
+
+    @bentoml.api(route="/detect")
+    def detect(self, ctx: bentoml.Context,
+               image: List[Path] = Field(default_factory=list, description=IMAGE_FIELD)) -> dict:
+        """Every face in the image with its emotion, confidence and the 7 probabilities."""
+        if not image:
+            return _error(ctx, 400, "No image uploaded")
+        if len(image) > 1:
+            return _error(ctx, 400, "Upload one image per request")
+        try:
+            pixels = decode_upload(image[0].read_bytes(), LIMITS.max_image_pixels)
+        except ImageDecodeError as exc:
+            return _error(ctx, exc.status, str(exc))
+        faces = self.analyzer.analyze_image(pixels)
+        size = {"width": int(pixels.shape[1]), "height": int(pixels.shape[0])}
+        if not faces:
+            return DetectResponse(faces=[], error="No face detected", image=size).model_dump(exclude_none=True)
+        largest = faces[0]
+        return DetectResponse(
+            faces=[f.to_dict() for f in faces], emotion=largest.emotion, confidence=round(largest.confidence, 4),
+            face_location=largest.box.to_dict(), image=size,
+        ).model_dump(exclude_none=True)
+
+    @bentoml.api(route="/detect-video")
+    def detect_video(self, ctx: bentoml.Context,
+                     video: List[Path] = Field(default_factory=list, description=VIDEO_FIELD),
+                     frame_rate: Optional[str] = Field(None, description="analysed frames per second (default 1)"),
+                     ) -> dict:
+        """Faces and emotions in `frame_rate` frames per second of the video, and a summary."""
+        if not video:
+            return _error(ctx, 400, "No video uploaded")
+        if len(video) > 1:
+            return _error(ctx, 400, "Upload one video per request")
+        video = video[0]
+        try:
+            rate = parse_frame_rate(frame_rate)
+        except ValueError as exc:
+            return _error(ctx, 400, str(exc))
+        if Path(video).stat().st_size == 0:
+            return _error(ctx, 400, "Empty video file")
+        try:
+            analysis = self.analyzer.analyze_video(str(video), rate, LIMITS.max_video_frames_analysed)
+        except VideoDecodeError:
+            return _error(ctx, 415, "Not a decodable video: upload an MP4, AVI, MOV, MKV or WebM file")
+        body = analysis.to_dict()
+        body["summary"]["frame_rate"] = rate
+        return VideoResponse(**body).model_dump()
+
+    @info_app.get("/metadata")
+    def metadata(self) -> dict:
+        """Model, classes, face detector and limits."""
+        return {
+            "service": "emoscan", "version": __version__,
+            "model": {"name": self.source.name, "version": self.source.version, "origin": self.source.origin,
+                      "path": str(self.source.path)},
+            "classes": list(self.analyzer.labels),
+            "face_detector": {"name": DETECTOR_NAME, "score_threshold": INFERENCE.score_threshold,
+                              "min_face_size": INFERENCE.min_face_size},
+            "limits": asdict(LIMITS),
+            "inference": asdict(INFERENCE),
+        }
+
+
+Emoscan.add_asgi_middleware(LimitsMiddleware, routes={
+    "/detect": (int(LIMITS.max_image_mb * MB), LIMITS.rate_limit_detect_per_min, "Image"),
+    "/detect-video": (int(LIMITS.max_video_mb * MB), LIMITS.rate_limit_video_per_min, "Video"),
+})

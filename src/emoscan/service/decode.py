@@ -1,0 +1,39 @@
+"""Strict decoding of uploaded images: format whitelist, pixel-count guard, EXIF orientation."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+ALLOWED_FORMATS = {"JPEG", "PNG", "WEBP", "BMP"}
+
+
+class ImageDecodeError(ValueError):
+    """The upload is not a supported, complete image. `status` is the HTTP code to answer with."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def decode_upload(data: bytes, max_pixels: int) -> np.ndarray:
+    """Bytes of a JPEG/PNG/WebP/BMP -> BGR uint8 array. Refuses bombs before decoding pixels."""
+    if not data:
+        raise ImageDecodeError("Empty image file")
+    try:
+        image = Image.open(io.BytesIO(data))
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ImageDecodeError("Not an image: upload a JPEG, PNG, WebP or BMP file", 415) from exc
+    if image.format not in ALLOWED_FORMATS:
+        raise ImageDecodeError(f"Unsupported image format {image.format}: use JPEG, PNG, WebP or BMP", 415)
+    if image.width * image.height > max_pixels:
+        raise ImageDecodeError(f"Image too large: {image.width}x{image.height} pixels exceeds the limit "
+                               f"of {max_pixels} pixels", 413)
+    try:
+        image.load()
+        image = ImageOps.exif_transpose(image).convert("RGB")
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise ImageDecodeError(f"Corrupt or truncated image: {exc}") from exc
+    return np.ascontiguousarray(np.asarray(image)[:, :, ::-1])
