@@ -1,0 +1,1 @@
+"""The `emoscan` command line: predict, video, live, import-champion."""

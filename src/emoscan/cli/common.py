@@ -1,0 +1,54 @@
+"""Pieces shared by the sub-commands: loading the analyzer, errors, video writers."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import cv2
+
+from emoscan.inference.analyzer import FaceAnalyzer
+from emoscan.inference.bundle import resolve_model
+from emoscan.inference.classifier import EmotionClassifier
+from emoscan.inference.settings import load_settings
+
+
+class CliError(Exception):
+    """A user-facing error: printed as one line, exit code 2."""
+
+
+def load_analyzer(model: str | None) -> FaceAnalyzer:
+    """Analyzer for `--model` (or MODEL_PATH / BentoML store / shipped model)."""
+    if model:
+        os.environ["MODEL_PATH"] = model
+    try:
+        source = resolve_model()
+    except FileNotFoundError as exc:
+        raise CliError(str(exc)) from None
+    settings, _ = load_settings()
+    return FaceAnalyzer(EmotionClassifier(source.path, settings.classifier_threads), settings)
+
+
+def require_file(path: str) -> Path:
+    """The path as a Path, or a CliError when it is not an existing file."""
+    p = Path(path)
+    if not p.is_file():
+        raise CliError(f"{path}: no such file")
+    return p
+
+
+def open_writer(path: Path, fps: float, width: int, height: int) -> cv2.VideoWriter:
+    """An MP4 (mp4v) or AVI (MJPG) writer, by extension; errors when it cannot be opened."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fourcc = cv2.VideoWriter_fourcc(*("MJPG" if path.suffix.lower() == ".avi" else "mp4v"))
+    writer = cv2.VideoWriter(str(path), fourcc, fps, (width, height))
+    if not writer.isOpened():
+        raise CliError(f"{path}: cannot write a video here (use .mp4 or .avi)")
+    return writer
+
+
+def fail(message: str) -> int:
+    """Print an error line to stderr and return the error exit code."""
+    print(f"emoscan: error: {message}", file=sys.stderr)
+    return 2
