@@ -30,9 +30,9 @@ class DecodedImage:
     """One image file read strictly: pixels when it decodes, otherwise the reason."""
 
     pixels: np.ndarray | None
-    height: int
-    width: int
-    channels: int
+    height: int | None
+    width: int | None
+    channels: int | None
     error: str = ""
 
 
@@ -45,7 +45,8 @@ def decode_image(path: Path) -> DecodedImage:
             pixels = np.asarray(img.convert("L"), dtype=np.uint8)
             return DecodedImage(pixels, img.height, img.width, channels)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        return DecodedImage(None, 0, 0, 0, f"{type(exc).__name__}: {exc}")
+        # no shape for an undecodable file: it fails the `decodes` expectation alone
+        return DecodedImage(None, None, None, None, f"{type(exc).__name__}: {exc}")
 
 
 def pixel_hash(pixels: np.ndarray) -> str:

@@ -112,7 +112,7 @@ def describe_failure(result) -> str:
 def validate(manifest_csv: Path, cfg: dict) -> dict:
     """Run the suites, write `validation.json` and Data Docs under `report_dir`; raise on failure."""
     check_validate_params(cfg)
-    manifest = pd.read_csv(manifest_csv, keep_default_na=False)
+    manifest = pd.read_csv(manifest_csv)
     report_dir = Path(cfg["report_dir"])
     shutil.rmtree(report_dir / "gx", ignore_errors=True)
     report_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,143 @@
+"""Shared fixtures: FER-2013 from ../shared (skip when absent), small raw datasets, real media."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FER_ZIP = Path(os.environ.get("EMOSCAN_FER_ZIP", REPO.parent / "shared" / "data" / "fer2013" / "fer2013.zip"))
+CLASSES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+BIN = Path(sys.executable).parent
+
+
+def require_fer() -> Path:
+    if not FER_ZIP.is_file():
+        pytest.skip(f"FER-2013 not found at {FER_ZIP} (put the Kaggle zip there or set EMOSCAN_FER_ZIP)")
+    return FER_ZIP
+
+
+@pytest.fixture(scope="session")
+def fer_zip() -> Path:
+    return require_fer()
+
+
+@pytest.fixture(scope="session")
+def small_raw(tmp_path_factory, fer_zip) -> Path:
+    """A raw image-folder layout with the first 30 train and 8 test images of every class."""
+    root = tmp_path_factory.mktemp("raw") / "raw"
+    with zipfile.ZipFile(fer_zip) as zf:
+        names = sorted(n for n in zf.namelist() if n.lower().endswith(".jpg"))
+        for split, per_class in (("train", 30), ("test", 8)):
+            for label in CLASSES:
+                picked = [n for n in names if f"{split}/{label}/" in n][:per_class]
+                target = root / split / label
+                target.mkdir(parents=True)
+                for n in picked:
+                    (target / Path(n).name).write_bytes(zf.read(n))
+    return root
+
+
+@pytest.fixture(scope="session")
+def fer_faces(fer_zip) -> dict[str, list[np.ndarray]]:
+    """Real 48x48 test faces per class (grayscale uint8), the first 20 of each."""
+    faces: dict[str, list[np.ndarray]] = {c: [] for c in CLASSES}
+    with zipfile.ZipFile(fer_zip) as zf:
+        for n in sorted(zf.namelist()):
+            parts = n.split("/")
+            if len(parts) >= 3 and parts[-3] == "test" and parts[-2] in faces and len(faces[parts[-2]]) < 20:
+                img = cv2.imdecode(np.frombuffer(zf.read(n), np.uint8), cv2.IMREAD_GRAYSCALE)
+                faces[parts[-2]].append(img)
+    return faces
+
+
+def place_faces(faces: list[np.ndarray], size: int = 150, canvas=(480, 640),
+                offsets: list[tuple[int, int]] | None = None) -> np.ndarray:
+    """Real faces, upscaled to `size`, on a plain BGR canvas at the given top-left offsets."""
+    image = np.full((*canvas, 3), 190, np.uint8)
+    offsets = offsets or [(40 + i * (size + 40), 120) for i in range(len(faces))]
+    for face, (x, y) in zip(faces, offsets):
+        big = cv2.resize(face, (size, size), interpolation=cv2.INTER_CUBIC)
+        image[y:y + size, x:x + size] = big[..., None]
+    return image
+
+
+@pytest.fixture(scope="session")
+def detectable_faces(fer_faces) -> list[np.ndarray]:
+    """FER test faces that the face detector finds when placed alone on a canvas."""
+    from emoscan.inference.detector import FaceDetector
+
+    detector = FaceDetector(max_side=640)
+    found = [f for c in ("happy", "surprise", "neutral", "angry", "sad") for f in fer_faces[c][:6]
+             if len(detector.detect(place_faces([f]))) == 1]
+    assert len(found) >= 6, "the detector should find most upscaled FER faces"
+    return found
+
+
+@pytest.fixture(scope="session")
+def media(tmp_path_factory, detectable_faces) -> dict[str, Path]:
+    """Real images and videos made from FER-2013 faces and skimage's astronaut photo."""
+    from skimage import data
+
+    out = tmp_path_factory.mktemp("media")
+    paths = {
+        "three_faces": out / "three_faces.jpg",
+        "one_face_png": out / "one_face.png",
+        "no_face": out / "no_face.jpg",
+        "astronaut": out / "astronaut.jpg",
+        "video": out / "faces.mp4",
+        "video_avi": out / "faces.avi",
+        "not_video": out / "notes.mp4",
+        "truncated": out / "truncated.jpg",
+    }
+    cv2.imwrite(str(paths["three_faces"]), place_faces(detectable_faces[:3], size=150))
+    cv2.imwrite(str(paths["one_face_png"]), place_faces(detectable_faces[:1], size=200))
+    cv2.imwrite(str(paths["no_face"]), cv2.GaussianBlur(np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8), (31, 31), 0))
+    cv2.imwrite(str(paths["astronaut"]), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
+    for key, fourcc in (("video", "mp4v"), ("video_avi", "MJPG")):
+        writer = cv2.VideoWriter(str(paths[key]), cv2.VideoWriter_fourcc(*fourcc), 10.0, (640, 480))
+        assert writer.isOpened()
+        for i in range(30):  # 3 s at 10 fps: two faces drifting right
+            writer.write(place_faces(detectable_faces[3:5], size=150, offsets=[(40 + 3 * i, 100), (330 + 3 * i, 160)]))
+        writer.release()
+    paths["not_video"].write_text("this is a text file, not a video\n")
+    full = paths["astronaut"].read_bytes()
+    paths["truncated"].write_bytes(full[: len(full) // 3])
+    return paths
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(cmd: list[str], cwd: Path | None = None, env: dict | None = None, timeout: int = 900,
+        check: bool = True) -> subprocess.CompletedProcess:
+    """Run a command with the test venv's bin first on PATH; fail with its output."""
+    full_env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **(env or {})}
+    proc = subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{cmd} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+    return proc
+
+
+def copy_project(dest: Path) -> Path:
+    """The tracked project files (no data, models/train or stores) in a fresh folder."""
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                           capture_output=True, text=True, check=True).stdout.split()
+    for name in files:
+        src = REPO / name
+        if src.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / name)
+    return dest
