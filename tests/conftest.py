@@ -54,7 +54,8 @@ def fer_faces(fer_zip) -> dict[str, list[np.ndarray]]:
     with zipfile.ZipFile(fer_zip) as zf:
         for n in sorted(zf.namelist()):
             parts = n.split("/")
-            if len(parts) >= 3 and parts[-3] == "test" and parts[-2] in faces and len(faces[parts[-2]]) < 20:
+            if (n.lower().endswith(".jpg") and len(parts) >= 3 and parts[-3] == "test" and parts[-2] in faces
+                    and len(faces[parts[-2]]) < 20):
                 img = cv2.imdecode(np.frombuffer(zf.read(n), np.uint8), cv2.IMREAD_GRAYSCALE)
                 faces[parts[-2]].append(img)
     return faces

@@ -1,0 +1,31 @@
+# Fresh machine: `make serve` (install + serve the shipped model), `make test` (install + tests).
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: install serve test repro bench clean
+
+$(BIN)/emoscan: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[pipeline,dev]"
+	$(BIN)/python -m pip check
+	touch $(BIN)/emoscan
+
+install: $(BIN)/emoscan
+
+serve: install
+	$(BIN)/bentoml serve service:Emoscan
+
+test: install
+	$(BIN)/python -m pytest
+
+repro: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
+
+bench: install
+	$(BIN)/python benchmarks/bench_realtime.py
+	$(BIN)/python benchmarks/bench_model.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,60 @@
+"""Face detection, preprocessing, tracking and timestamps on real images."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from emoscan.inference.analyzer import format_timestamp
+from emoscan.inference.detector import FaceDetector
+from emoscan.inference.preprocess import INPUT_SIZE, crop_face, faces_to_batch, to_gray
+from emoscan.inference.tracking import FaceTracker
+from emoscan.inference.types import Box
+
+
+def test_detector_finds_each_face_largest_first(media):
+    detector = FaceDetector()
+    boxes = detector.detect(cv2.imread(str(media["three_faces"])))
+    assert len(boxes) == 3 and all(b.width >= 80 for b in boxes)  # faces are 150 px squares
+    assert [b.area for b in boxes] == sorted((b.area for b in boxes), reverse=True)
+    assert len(detector.detect(cv2.imread(str(media["astronaut"])))) == 1
+    assert detector.detect(cv2.imread(str(media["no_face"]))) == []
+    assert detector.detect(np.zeros((480, 640), np.uint8)) == []
+
+
+def test_min_face_size_and_downscaling_keep_boxes_in_original_pixels(media):
+    image = cv2.imread(str(media["three_faces"]))
+    full = FaceDetector(max_side=0).detect(image)
+    small = FaceDetector(max_side=320).detect(image)
+    assert len(full) == len(small) == 3
+    for a, b in zip(sorted(full, key=lambda b: b.x), sorted(small, key=lambda b: b.x)):
+        assert a.iou(b) > 0.6
+    assert FaceDetector(min_face_size=400).detect(image) == []
+
+
+def test_crop_and_batch_use_training_scaling():
+    gray = np.arange(200 * 300, dtype=np.uint32).reshape(200, 300).astype(np.uint8)
+    crop = crop_face(gray, Box(-20, -20, 100, 100))  # clipped at the border
+    assert crop.shape == (INPUT_SIZE, INPUT_SIZE)
+    batch = faces_to_batch(gray, [Box(10, 10, 96, 96), Box(100, 50, 48, 48)])
+    assert batch.shape == (2, 48, 48, 1) and batch.dtype == np.float32
+    np.testing.assert_allclose(batch[1, :, :, 0], gray[50:98, 100:148] / 255.0, atol=1e-6)
+    assert to_gray(np.dstack([gray] * 3)).shape == gray.shape
+
+
+def test_tracker_smooths_probabilities_per_face():
+    tracker = FaceTracker(window=4, min_iou=0.3)
+    a, b = Box(10, 10, 100, 100), Box(300, 10, 100, 100)
+    happy, sad = np.eye(7)[3], np.eye(7)[5]
+    first = tracker.update([a, b], np.stack([happy, sad]))
+    ids = [t.track_id for t, _ in first]
+    moved = tracker.update([Box(310, 12, 100, 100), Box(14, 10, 100, 100)], np.stack([happy, sad]))
+    assert [t.track_id for t, _ in moved] == ids[::-1], "faces keep their track when they move a little"
+    smoothed_a = dict((t.track_id, p) for t, p in moved)[ids[0]]
+    assert smoothed_a[3] == pytest.approx(0.5) and smoothed_a[5] == pytest.approx(0.5)
+
+
+def test_timestamps():
+    assert format_timestamp(0) == "00:00:00.000"
+    assert format_timestamp(3723.5) == "01:02:03.500"

@@ -1,0 +1,84 @@
+"""Evaluation maths against scikit-learn, flip TTA, and resume of an interrupted training run."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+
+from emoscan.model.evaluate import evaluate_predictions, predict_probabilities
+
+
+def test_metrics_match_scikit_learn(tmp_path):
+    rng = np.random.default_rng(3)
+    y_true = rng.integers(0, 7, 500)
+    y_pred = np.where(rng.random(500) < 0.6, y_true, rng.integers(0, 7, 500))
+    probs = np.eye(7)[y_pred] * 0.9 + 0.1 / 7
+    metrics = evaluate_predictions(y_true, {"none": probs}, tmp_path)
+    plain = metrics["plain"]
+    assert plain["accuracy"] == pytest.approx(accuracy_score(y_true, y_pred))
+    assert plain["macro_f1"] == pytest.approx(f1_score(y_true, y_pred, average="macro"))
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=range(7))
+    assert [plain["per_class"][c]["precision"] for c in plain["per_class"]] == pytest.approx(p)
+    assert [plain["per_class"][c]["recall"] for c in plain["per_class"]] == pytest.approx(r)
+    assert [plain["per_class"][c]["f1-score"] for c in plain["per_class"]] == pytest.approx(f)
+    assert [plain["per_class"][c]["support"] for c in plain["per_class"]] == list(s)
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert saved["accuracy"] == pytest.approx(plain["accuracy"]) and saved["test_images"] == 500
+    predictions = pd.read_csv(tmp_path / "predictions.csv")
+    assert (predictions["actual"] == predictions["predicted"]).mean() == pytest.approx(plain["accuracy"])
+    assert (tmp_path / "confusion_matrix.png").stat().st_size > 10_000
+
+
+def test_flip_tta_averages_the_mirrored_image():
+    x = np.random.default_rng(0).integers(0, 255, (5, 48, 48), dtype=np.uint8)
+
+    def left_brightness(batch):  # depends on which side is bright, so flipping changes it
+        left = batch[:, :, :24, 0].mean(axis=(1, 2))
+        return np.stack([left, 1 - left], axis=1)
+
+    plain = predict_probabilities(left_brightness, x, "none")
+    flipped = predict_probabilities(left_brightness, x[:, :, ::-1], "none")
+    assert predict_probabilities(left_brightness, x, "flip") == pytest.approx((plain + flipped) / 2)
+
+
+@pytest.mark.slow
+def test_interrupted_training_resumes_from_its_last_epoch(tmp_path, monkeypatch):
+    import yaml
+
+    from emoscan.model import train as train_module
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "processed"
+    data.mkdir()
+    for split, n in (("train", 96), ("val", 32)):
+        np.savez(data / f"{split}.npz", x=rng.integers(0, 255, (n, 48, 48), dtype=np.uint8), y=rng.integers(0, 7, n))
+    params = yaml.safe_load(open("params.yaml"))
+    params["split"]["output_dir"] = str(data)
+    params["train"].update(epochs=3, batch_size=32, output_dir=str(tmp_path / "train"),
+                           log_dir=str(tmp_path / "logs"), early_stopping_patience=10)
+    params["mlflow"]["tracking_uri"] = f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise KeyboardInterrupt("simulated crash after the second epoch")
+
+    real_callbacks = train_module.make_callbacks
+    monkeypatch.setattr(train_module, "make_callbacks", lambda cfg, out: real_callbacks(cfg, out) + [Interrupt()])
+    with pytest.raises(KeyboardInterrupt):
+        train_module.train(params)
+    run_id = (tmp_path / "train" / "mlflow_run_id.txt").read_text()
+    assert (tmp_path / "train" / "backup").exists()
+
+    monkeypatch.setattr(train_module, "make_callbacks", real_callbacks)
+    summary = train_module.train(params)
+    log = pd.read_csv(tmp_path / "train" / "training_log.csv")
+    assert list(log["epoch"]) == [0, 1, 2], "each epoch logged once: the rerun continued at epoch 2"
+    assert summary["run_id"] == run_id, "the rerun continues the same MLflow run"
+    assert summary["epochs"] == 1
+    assert not (tmp_path / "train" / "backup").exists()

@@ -1,0 +1,136 @@
+"""The real `dvc repro` (smoke profile) in a temporary git+DVC repo, checked through DVC, the MLflow
+store and registry, and the BentoML model store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import FER_ZIP, copy_project, require_fer, run
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def pipeline_repo(tmp_path_factory) -> Path:
+    require_fer()
+    repo = copy_project(tmp_path_factory.mktemp("pipeline"))
+    run(["python", "-m", "emoscan.profiles", "profiles/smoke.yaml"], cwd=repo)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["fetch"]["local_path"] = str(FER_ZIP)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    for cmd in (["git", "init", "-q"], ["dvc", "init", "-q"], ["git", "add", "-A"],
+                ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"]):
+        run(cmd, cwd=repo)
+    run(["dvc", "repro"], cwd=repo, timeout=1500)
+    return repo
+
+
+def mlflow_client(repo: Path):
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{repo / 'mlflow.db'}")
+    return mlflow.MlflowClient()
+
+
+def test_repro_produces_every_output(pipeline_repo):
+    repo = pipeline_repo
+    for path in ("data/processed/train.npz", "data/processed/manifest.csv", "reports/validation/validation.json",
+                 "models/train/model.keras", "models/train/training_log.csv", "models/train/training_plot.png",
+                 "reports/evaluation/metrics.json", "reports/evaluation/confusion_matrix.png",
+                 "models/export/model.onnx", "models/export/labels.json", "models/export/preprocessing.json"):
+        assert (repo / path).is_file(), path
+    assert json.loads((repo / "reports/validation/validation.json").read_text())["success"]
+    registration = json.loads((repo / "models/export/registration.json").read_text())
+    assert registration["promoted"] and registration["version"] == "1"
+    assert registration["onnx_parity"]["max_abs_diff"] < 1e-4
+    status = run(["dvc", "status"], cwd=repo).stdout
+    assert "up to date" in status
+    metrics = json.loads(run(["dvc", "metrics", "show", "--json"], cwd=repo).stdout)
+    assert "accuracy" in json.dumps(metrics) and "macro_f1" in json.dumps(metrics)
+    dag = run(["dvc", "dag"], cwd=repo).stdout
+    for stage in ("fetch", "split", "validate", "train", "evaluate", "register"):
+        assert stage in dag
+    run(["dvc", "plots", "show", "-o", "plots_html"], cwd=repo)
+    assert (repo / "plots_html" / "index.html").is_file()
+
+
+def test_mlflow_run_holds_params_metrics_and_artifacts(pipeline_repo):
+    client = mlflow_client(pipeline_repo)
+    experiment = client.get_experiment_by_name("emoscan")
+    runs = client.search_runs([experiment.experiment_id])
+    assert len(runs) == 1
+    data = runs[0].data
+    assert data.params["train.architecture"] == "emoscan_vgg"
+    for key in ("accuracy", "val_accuracy", "loss", "test_accuracy", "test_macro_f1", "test_plain_f1_happy",
+                "best_val_accuracy", "onnx_max_abs_diff"):
+        assert key in data.metrics, key
+    assert len(client.get_metric_history(runs[0].info.run_id, "val_accuracy")) == 1  # one epoch
+    artifacts = {a.path for a in client.list_artifacts(runs[0].info.run_id)}
+    assert {"training_log.csv", "training_plot.png", "tensorboard", "evaluation", "serving", "keras"} <= artifacts
+    evaluation = {Path(a.path).name for a in client.list_artifacts(runs[0].info.run_id, "evaluation")}
+    assert {"metrics.json", "confusion_matrix.png", "per_class_plain.md"} <= evaluation
+
+
+def test_only_a_better_model_takes_the_champion_alias(pipeline_repo):
+    repo = pipeline_repo
+    client = mlflow_client(repo)
+    assert str(client.get_model_version_by_alias("emoscan-fer2013", "champion").version) == "1"
+    metrics_file = repo / "reports/evaluation/metrics.json"
+    original = json.loads(metrics_file.read_text())
+    try:
+        for delta, expected_champion in ((-0.01, "1"), (+0.01, "3")):
+            metrics_file.write_text(json.dumps({**original, "macro_f1": original["macro_f1"] + delta}))
+            run(["python", "pipelines/register.py"], cwd=repo)
+            assert str(client.get_model_version_by_alias("emoscan-fer2013", "champion").version) == expected_champion
+        worse = client.get_model_version("emoscan-fer2013", "2")
+        assert float(worse.tags["macro_f1"]) < original["macro_f1"]
+    finally:
+        metrics_file.write_text(json.dumps(original))
+
+
+def test_champion_imports_into_the_bentoml_store(pipeline_repo, tmp_path):
+    env = {"BENTOML_HOME": str(tmp_path / "bentoml")}
+    out = run(["emoscan", "import-champion"], cwd=pipeline_repo, env=env).stdout
+    assert "emoscan-fer2013:" in out
+    listed = run(["bentoml", "models", "list", "-o", "json"], cwd=pipeline_repo, env=env).stdout
+    assert "emoscan-fer2013" in listed
+    stored = next((tmp_path / "bentoml" / "models" / "emoscan-fer2013").glob("*/model.onnx"))
+    assert stored.stat().st_size > 100_000
+
+
+def test_bad_params_stop_the_pipeline_with_a_named_key(pipeline_repo):
+    params_file = pipeline_repo / "params.yaml"
+    original = params_file.read_text()
+    try:
+        params = yaml.safe_load(original)
+        params["train"]["optimizer"] = "rmsprop-ish"
+        params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+        proc = run(["python", "pipelines/train.py"], cwd=pipeline_repo, check=False)
+        assert proc.returncode == 1
+        assert "train.optimizer" in proc.stderr and "rmsprop-ish" in proc.stderr
+    finally:
+        params_file.write_text(original)
+
+
+def test_serving_preprocessing_matches_keras_on_real_faces(pipeline_repo, media):
+    """The service path (detector crop -> shared preprocessing -> ONNX Runtime) gives the Keras outputs."""
+    import cv2
+    import keras
+    import numpy as np
+
+    from emoscan.inference.classifier import EmotionClassifier
+    from emoscan.inference.detector import FaceDetector
+    from emoscan.inference.preprocess import faces_to_batch, to_gray
+
+    image = cv2.imread(str(media["three_faces"]))
+    boxes = FaceDetector().detect(image)
+    batch = faces_to_batch(to_gray(image), boxes)
+    assert batch.shape == (3, 48, 48, 1) and batch.dtype == np.float32 and batch.max() <= 1.0
+    keras_model = keras.saving.load_model(pipeline_repo / "models/train/model.keras", compile=False)
+    expected = np.asarray(keras_model(batch, training=False))
+    actual = EmotionClassifier(pipeline_repo / "models/export").predict(batch)
+    np.testing.assert_allclose(actual, expected, atol=1e-4)
