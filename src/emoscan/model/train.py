@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 
 import keras
@@ -131,10 +132,15 @@ def train(params: dict) -> dict:
 
         model = build_model(cfg["architecture"], params["image_size"], n,
                             dropout_scale=cfg.get("dropout_scale", 1.0))
+        if cfg.get("init_from") and not resuming:
+            # warm start (e.g. from the shipped model): a new schedule over the same weights
+            model.set_weights(keras.saving.load_model(cfg["init_from"], compile=False).get_weights())
+            log.info("initialised weights from %s", cfg["init_from"])
         steps = int(np.ceil(len(x_train) / cfg["batch_size"]))
         model.compile(optimizer=make_optimizer(cfg, steps),
                       loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg["label_smoothing"]),
                       metrics=["accuracy"], jit_compile=False)
+        started = time.time()
         history = model.fit(train_ds, validation_data=val_ds, epochs=cfg["epochs"],
                             callbacks=make_callbacks(cfg, out),
                             class_weight=class_weights(y_train, cfg.get("class_weight_power", 0.0)),
@@ -142,8 +148,10 @@ def train(params: dict) -> dict:
         model.save(out / BEST_MODEL)  # EarlyStopping restored the best weights
         plot_training_curves(out / TRAINING_LOG, out / TRAINING_PLOT)
         best = float(max(history.history.get("val_accuracy", [0.0]) or [0.0]))
-        summary = {"run_id": run.info.run_id, "best_val_accuracy": best,
-                   "epochs": len(history.history.get("loss", []))}
+        log_rows = np.atleast_1d(np.genfromtxt(out / TRAINING_LOG, delimiter=",", names=True))
+        summary = {"run_id": run.info.run_id, "best_val_accuracy": best, "epochs": int(len(log_rows)),
+                   "epochs_this_process": len(history.history.get("loss", [])),
+                   "train_minutes": round((time.time() - started) / 60, 1)}
         (out / "train_summary.json").write_text(json.dumps(summary, indent=2))
         mlflow.log_metric("best_val_accuracy", best)
         for name in (TRAINING_LOG, TRAINING_PLOT, "train_summary.json"):

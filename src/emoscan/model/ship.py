@@ -1,0 +1,120 @@
+"""Ship a trained model: copy the serving bundle, the Keras weights and the evaluation into
+`models/emoscan-fer2013/` (committed to git) and write its model card.
+
+    python -m emoscan.model.ship [--params params.yaml] [--dest models/emoscan-fer2013]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+import keras
+
+from emoscan.config import load_params
+from emoscan.model.evaluate import per_class_table
+from emoscan.model.export import LABELS_FILE, ONNX_FILE, PREPROCESSING_FILE
+from emoscan.model.train import BEST_MODEL, TRAINING_PLOT
+
+CARD = """# emoscan-fer2013 — model card
+
+Facial expression classifier for 48x48 grayscale face crops; 7 classes (angry, disgust, fear,
+happy, neutral, sad, surprise). Served with ONNX Runtime (`model.onnx`); `model.keras` holds the
+same weights for the pipeline (evaluation, warm starts).
+
+## Data
+FER-2013 (Goodfellow et al., 2013) as the Kaggle image-folder download: {train} training and
+{val} validation images (a stratified {val_pct:.0%} of the training part, split by unique image,
+seed {seed}; {dups} training images identical to test images removed) and {test} test images
+(the PublicTest part in the archive used here). Validated by the Great Expectations suite.
+
+## Recipe
+Architecture `{arch}` ({params_count:,} parameters), {epochs} epochs of {optimizer} (lr {lr},
+{schedule} schedule), batch {batch}, label smoothing {ls}, class weights (inverse frequency)^{cwp},
+augmentation: rotation ±{rot_deg:.0f}°, shear {shear}, zoom {zoom}, shifts {shift}, horizontal
+flip, random erasing p={erase}. Checkpoint, early stopping and learning-rate schedule use the
+validation split only; the test split is used once, by the evaluate stage.
+
+Reproduce: `dvc repro` with the committed `params.yaml` (2 CPU cores: about {minutes:.0f} min),
+then `python -m emoscan.model.ship`. MLflow run `{run_id}`, registered version {version}.
+
+## Test-split results (evaluate stage, `evaluate.tta={tta}`)
+Accuracy **{acc:.4f}**, macro-F1 **{f1:.4f}** (without TTA: accuracy {acc_plain:.4f}, macro-F1
+{f1_plain:.4f}).
+
+{table}
+
+![confusion matrix](confusion_matrix.png)
+
+![training curves](training_plot.png)
+
+## Intended use and limits
+- For research and demos of expression recognition on frontal faces; not for decisions about
+  people (hiring, policing, health, emotion "truth"): an expression is not a feeling.
+- Input is a 48x48 grayscale crop: colour is discarded, small or profile faces lose detail.
+- FER-2013 was collected by web image search: posed and exaggerated expressions, mostly adult
+  faces of lighter skin; accuracy differs across ages, skin tones and cultures and was not
+  measured per group here.
+- About 10% of FER-2013 labels are estimated to be wrong (human accuracy is about 65±5%);
+  disgust has 1.5% of the training images and is the least reliable class.
+"""
+
+
+def write_card(dest: Path, params: dict, metrics: dict, info: dict, report: dict, model: keras.Model) -> None:
+    """Render MODEL_CARD.md from params, metrics and the split report."""
+    t, a = params["train"], params["train"]["augment"]
+    headline = metrics[metrics["headline"]]
+    counts = {s: sum(report["counts"][s].values()) for s in ("train", "val", "test")}
+    dest.joinpath("MODEL_CARD.md").write_text(CARD.format(
+        train=counts["train"], val=counts["val"], test=counts["test"], val_pct=params["split"]["val_fraction"],
+        seed=params["split"]["seed"], dups=report["cross_split_duplicates"], arch=t["architecture"],
+        params_count=model.count_params(), epochs=info["epochs"], optimizer=t["optimizer"], lr=t["learning_rate"],
+        schedule=t["lr_schedule"], batch=t["batch_size"], ls=t["label_smoothing"],
+        cwp=t.get("class_weight_power", 0), rot_deg=a["rotation"] * 360, shear=a["shear"], zoom=a["zoom"],
+        shift=a["shift"], erase=a["random_erasing"], minutes=info.get("train_minutes", 0), run_id=info["run_id"],
+        version=info["version"], tta=params["evaluate"]["tta"], acc=headline["accuracy"], f1=headline["macro_f1"],
+        acc_plain=metrics["plain"]["accuracy"], f1_plain=metrics["plain"]["macro_f1"], table=per_class_table(headline)))
+
+
+def ship(params_path: str, dest: Path) -> dict:
+    """Copy the registered bundle and evaluation into `dest`; return model_info.json's content."""
+    params = load_params(params_path)
+    export = Path(params["register"]["output_dir"])
+    train_dir = Path(params["train"]["output_dir"])
+    evaluation = Path(params["evaluate"]["output_dir"])
+    registration = json.loads((export / "registration.json").read_text())
+    metrics = json.loads((evaluation / "metrics.json").read_text())
+    summary = json.loads((train_dir / "train_summary.json").read_text())
+    report = json.loads((Path(params["split"]["output_dir"]) / "split_report.json").read_text())
+
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in (ONNX_FILE, LABELS_FILE, PREPROCESSING_FILE):
+        shutil.copy(export / name, dest / name)
+    model = keras.saving.load_model(train_dir / BEST_MODEL, compile=False)
+    model.save(dest / "model.keras")  # weights without optimizer state
+    shutil.copy(evaluation / "metrics.json", dest / "metrics.json")
+    shutil.copy(evaluation / "confusion_matrix.png", dest / "confusion_matrix.png")
+    shutil.copy(train_dir / TRAINING_PLOT, dest / "training_plot.png")
+    info = {"name": registration["model_name"], "version": registration["version"], "run_id": registration["run_id"],
+            "architecture": params["train"]["architecture"], "epochs": summary["epochs"],
+            "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"], "tta": params["evaluate"]["tta"],
+            "train_minutes": summary.get("train_minutes", 0)}
+    (dest / "model_info.json").write_text(json.dumps(info, indent=2))
+    write_card(dest, params, metrics, info, report, model)
+    return info
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--dest", type=Path, default=Path("models/emoscan-fer2013"))
+    args = parser.parse_args()
+    info = ship(args.params, args.dest)
+    print(f"shipped {info['name']} v{info['version']} to {args.dest}: accuracy {info['accuracy']:.4f}, "
+          f"macro-F1 {info['macro_f1']:.4f}")
+
+
+if __name__ == "__main__":
+    main()
