@@ -12,7 +12,7 @@ DEBUG (1 = debug logging and error details), EMOSCAN_PARAMS (params.yaml with th
 import logging
 import os
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import bentoml
 from fastapi import FastAPI
@@ -46,13 +46,15 @@ def _error(ctx: bentoml.Context, status: int, message: str) -> dict:
     return ErrorResponse(error=message).model_dump()
 
 
-def parse_frame_rate(value: Optional[str]) -> float:
+def parse_frame_rate(value: Any) -> float:
     """The `frame_rate` form field: analysis frames per second, default and maximum from params."""
     if value is None or str(value).strip() == "":
         return LIMITS.default_frame_rate
     try:
+        if isinstance(value, bool):
+            raise ValueError
         rate = float(value)
-    except ValueError:
+    except (TypeError, ValueError):
         raise ValueError(f"frame_rate must be a number, got {value!r}") from None
     if not 0 < rate <= LIMITS.max_frame_rate:
         raise ValueError(f"frame_rate must be > 0 and <= {LIMITS.max_frame_rate:g}, got {value!r}")
@@ -101,7 +103,8 @@ class Emoscan:
     @bentoml.api(route="/detect-video")
     def detect_video(self, ctx: bentoml.Context,
                      video: List[Path] = Field(default_factory=list, description=VIDEO_FIELD),
-                     frame_rate: Optional[str] = Field(None, description="analysed frames per second (default 1)"),
+                     # Any: BentoML JSON-decodes form values ("2" arrives as 2); parse_frame_rate checks it
+                     frame_rate: Any = Field(None, description="analysed frames per second (default 1)"),
                      ) -> dict:
         """Faces and emotions in `frame_rate` frames per second of the video, and a summary."""
         if not video:

@@ -24,6 +24,8 @@ def decode_upload(data: bytes, max_pixels: int) -> np.ndarray:
         raise ImageDecodeError("Empty image file")
     try:
         image = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as exc:  # PIL's own guard fires on open for huge headers
+        raise ImageDecodeError(f"Image too large: {exc}; the limit is {max_pixels} pixels", 413) from exc
     except (UnidentifiedImageError, OSError) as exc:
         raise ImageDecodeError("Not an image: upload a JPEG, PNG, WebP or BMP file", 415) from exc
     if image.format not in ALLOWED_FORMATS:
@@ -34,6 +36,6 @@ def decode_upload(data: bytes, max_pixels: int) -> np.ndarray:
     try:
         image.load()
         image = ImageOps.exif_transpose(image).convert("RGB")
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+    except (OSError, ValueError, SyntaxError) as exc:
         raise ImageDecodeError(f"Corrupt or truncated image: {exc}") from exc
     return np.ascontiguousarray(np.asarray(image)[:, :, ::-1])
