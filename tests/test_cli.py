@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import tempfile
 
 import cv2
 import pytest
@@ -13,8 +14,12 @@ from conftest import run
 pytestmark = pytest.mark.slow
 
 
+ISOLATED = {"MODEL_PATH": "", "BENTOML_HOME": tempfile.mkdtemp(prefix="emoscan-cli-bentoml-")}
+
+
 def emoscan(*args, check=True):
-    return run(["emoscan", *map(str, args)], check=check, env={"MODEL_PATH": ""})
+    """Run the CLI with the shipped model (no MODEL_PATH, an empty BentoML store)."""
+    return run(["emoscan", *map(str, args)], check=check, env=ISOLATED)
 
 
 def test_help_lists_every_command():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -54,7 +55,8 @@ def show(frame) -> bool:
 def run(args: argparse.Namespace) -> int:
     if args.headless and not args.output:
         raise CliError("--headless needs --output OUT.mp4 (there is nowhere else to show the result)")
-    if not args.headless and not os.environ.get("DISPLAY") and os.name != "nt":
+    if (not args.headless and sys.platform.startswith("linux")
+            and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))):
         raise CliError("no display available: run with --headless --output OUT.mp4")
     analyzer = load_analyzer(args.model)
     tracker = FaceTracker(analyzer.settings.smoothing_window, analyzer.settings.track_iou)
