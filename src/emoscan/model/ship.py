@@ -78,6 +78,19 @@ def write_card(dest: Path, params: dict, metrics: dict, info: dict, report: dict
         acc_plain=metrics["plain"]["accuracy"], f1_plain=metrics["plain"]["macro_f1"], table=per_class_table(headline)))
 
 
+def training_minutes(summary: dict, train_dir: Path, params: dict) -> float:
+    """Wall-clock training time: from the train summary, else MLflow run start -> last log write."""
+    if summary.get("train_minutes"):
+        return float(summary["train_minutes"])
+    import mlflow
+
+    from emoscan.model.tracking import setup_tracking
+
+    setup_tracking(params["mlflow"])
+    start_ms = mlflow.get_run(summary["run_id"]).info.start_time
+    return round(((train_dir / "training_log.csv").stat().st_mtime * 1000 - start_ms) / 60000, 1)
+
+
 def ship(params_path: str, dest: Path) -> dict:
     """Copy the registered bundle and evaluation into `dest`; return model_info.json's content."""
     params = load_params(params_path)
@@ -100,7 +113,7 @@ def ship(params_path: str, dest: Path) -> dict:
     info = {"name": registration["model_name"], "version": registration["version"], "run_id": registration["run_id"],
             "architecture": params["train"]["architecture"], "epochs": summary["epochs"],
             "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"], "tta": params["evaluate"]["tta"],
-            "train_minutes": summary.get("train_minutes", 0)}
+            "train_minutes": training_minutes(summary, train_dir, params)}
     (dest / "model_info.json").write_text(json.dumps(info, indent=2))
     write_card(dest, params, metrics, info, report, model)
     return info
