@@ -125,7 +125,11 @@ def free_port() -> int:
 def run(cmd: list[str], cwd: Path | None = None, env: dict | None = None, timeout: int = 900,
         check: bool = True) -> subprocess.CompletedProcess:
     """Run a command with the test venv's bin first on PATH; fail with its output."""
-    full_env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **(env or {})}
+    full_env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    # mlflow.set_tracking_uri() in an earlier test exports MLFLOW_TRACKING_URI; each project
+    # under test must use its own params.yaml store unless a test asks otherwise
+    full_env.pop("MLFLOW_TRACKING_URI", None)
+    full_env.update(env or {})
     proc = subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"{cmd} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
