@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import cv2
 import numpy as np
 import pytest
 
 from emoscan.inference.analyzer import format_timestamp
+from emoscan.inference.bundle import SHIPPED_MODEL_DIR
+from emoscan.inference.classifier import EmotionClassifier, ModelBundleError
 from emoscan.inference.detector import FaceDetector
 from emoscan.inference.preprocess import INPUT_SIZE, crop_face, faces_to_batch, to_gray
 from emoscan.inference.tracking import FaceTracker
@@ -58,3 +63,30 @@ def test_tracker_smooths_probabilities_per_face():
 def test_timestamps():
     assert format_timestamp(0) == "00:00:00.000"
     assert format_timestamp(3723.5) == "01:02:03.500"
+
+
+def _bundle_with_tta(tmp_path, tta: str):
+    """A copy of the shipped bundle whose preprocessing.json names `tta`."""
+    bundle = tmp_path / f"bundle-{tta}"
+    shutil.copytree(SHIPPED_MODEL_DIR, bundle, ignore=shutil.ignore_patterns("*.keras", "*.png"))
+    spec = json.loads((bundle / "preprocessing.json").read_text())
+    (bundle / "preprocessing.json").write_text(json.dumps({**spec, "test_time_augmentation": tta}))
+    return bundle
+
+
+def test_flip_tta_averages_each_face_with_its_mirror(fer_faces, tmp_path):
+    faces = [fer_faces[c][0] for c in ("happy", "sad", "surprise")]
+    batch = np.stack(faces)[..., None].astype(np.float32) / 255.0
+    plain = EmotionClassifier(_bundle_with_tta(tmp_path, "none"))
+    flip = EmotionClassifier(_bundle_with_tta(tmp_path, "flip"))
+    assert (plain.tta, flip.tta) == ("none", "flip")
+    mirrored = plain.predict(np.ascontiguousarray(batch[:, :, ::-1, :]))
+    expected = (plain.predict(batch) + mirrored) / 2
+    np.testing.assert_allclose(flip.predict(batch), expected, atol=1e-6)
+    # the augmentation is not a no-op on real faces
+    assert np.abs(flip.predict(batch) - plain.predict(batch)).max() > 1e-4
+
+
+def test_unknown_tta_in_bundle_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelBundleError, match="test_time_augmentation"):
+        EmotionClassifier(_bundle_with_tta(tmp_path, "ten_crop"))

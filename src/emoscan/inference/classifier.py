@@ -4,6 +4,7 @@ preprocessing.json) as written by the register stage and shipped under models/."
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -13,12 +14,25 @@ from emoscan import CLASSES
 from emoscan.inference.preprocess import INPUT_SIZE, SCALE
 
 
+#: Test-time augmentations: "flip" averages each face's probabilities with its mirror image's.
+TTA_MODES = ("none", "flip")
+
+
 class ModelBundleError(RuntimeError):
     """The model bundle is missing or inconsistent."""
 
 
+def predict_with_tta(predict: Callable[[np.ndarray], np.ndarray], batch: np.ndarray, tta: str) -> np.ndarray:
+    """`predict` on an (N, 48, 48, 1) batch, averaged with the mirrored batch when `tta` is "flip"."""
+    probs = np.asarray(predict(batch))
+    if tta == "flip":
+        probs = (probs + np.asarray(predict(np.ascontiguousarray(batch[:, :, ::-1, :])))) / 2.0
+    return probs
+
+
 class EmotionClassifier:
-    """Batch classifier: (N, 48, 48, 1) float32 in [0, 1] -> (N, 7) probabilities."""
+    """Batch classifier: (N, 48, 48, 1) float32 in [0, 1] -> (N, 7) probabilities, with the
+    test-time augmentation named in the bundle's preprocessing.json (none when absent)."""
 
     def __init__(self, bundle_dir: Path, threads: int = 1) -> None:
         bundle_dir = Path(bundle_dir)
@@ -31,10 +45,12 @@ class EmotionClassifier:
         if self.labels != CLASSES:
             raise ModelBundleError(f"{labels_file}: label order {self.labels} differs from {CLASSES}")
         spec_file = bundle_dir / "preprocessing.json"
-        if spec_file.is_file():
-            spec = json.loads(spec_file.read_text())
-            if spec.get("size") != [INPUT_SIZE, INPUT_SIZE] or abs(spec.get("scale", SCALE) - SCALE) > 1e-9:
-                raise ModelBundleError(f"{spec_file}: unsupported preprocessing {spec}")
+        spec = json.loads(spec_file.read_text()) if spec_file.is_file() else {}
+        if spec and (spec.get("size") != [INPUT_SIZE, INPUT_SIZE] or abs(spec.get("scale", SCALE) - SCALE) > 1e-9):
+            raise ModelBundleError(f"{spec_file}: unsupported preprocessing {spec}")
+        self.tta = spec.get("test_time_augmentation", "none")
+        if self.tta not in TTA_MODES:
+            raise ModelBundleError(f"{spec_file}: unknown test_time_augmentation {self.tta!r}, expected one of {TTA_MODES}")
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -46,4 +62,5 @@ class EmotionClassifier:
         """Probabilities for a batch of faces, in CLASSES order."""
         if len(batch) == 0:
             return np.zeros((0, len(self.labels)), np.float32)
-        return self.session.run(None, {self.input_name: batch.astype(np.float32, copy=False)})[0]
+        batch = batch.astype(np.float32, copy=False)
+        return predict_with_tta(lambda b: self.session.run(None, {self.input_name: b})[0], batch, self.tta)

@@ -13,9 +13,8 @@ from sklearn.metrics import accuracy_score, classification_report, confusion_mat
 
 from emoscan import CLASSES
 from emoscan.config import require
+from emoscan.inference.classifier import TTA_MODES, predict_with_tta
 from emoscan.plots import plot_confusion_matrix
-
-TTA_MODES = ("none", "flip")
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
@@ -46,13 +45,8 @@ def per_class_table(metrics: dict) -> str:
 def predict_probabilities(predict, x: np.ndarray, tta: str, batch_size: int = 256) -> np.ndarray:
     """Class probabilities from `predict` (batch of (N,48,48,1) floats -> (N,7)), flip-averaged if asked."""
     inputs = x.astype(np.float32)[..., None] / 255.0
-    outputs = []
-    for start in range(0, len(inputs), batch_size):
-        batch = inputs[start:start + batch_size]
-        probs = np.asarray(predict(batch))
-        if tta == "flip":
-            probs = (probs + np.asarray(predict(batch[:, :, ::-1, :].copy()))) / 2.0
-        outputs.append(probs)
+    outputs = [predict_with_tta(predict, inputs[start:start + batch_size], tta)
+               for start in range(0, len(inputs), batch_size)]
     return np.concatenate(outputs) if outputs else np.zeros((0, len(CLASSES)), np.float32)
 
 

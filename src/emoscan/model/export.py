@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from emoscan import CLASSES
+from emoscan.inference.classifier import TTA_MODES
 
 ONNX_FILE = "model.onnx"
 LABELS_FILE = "labels.json"
@@ -30,11 +31,15 @@ class ExportParityError(RuntimeError):
     """The ONNX graph does not reproduce the Keras outputs."""
 
 
-def export_bundle(model, out_dir: Path, check_images: np.ndarray, tolerance: float) -> dict:
+def export_bundle(model, out_dir: Path, check_images: np.ndarray, tolerance: float, tta: str = "none") -> dict:
     """Write model.onnx, labels.json and preprocessing.json; return the parity report.
 
-    `check_images` are uint8 (N, 48, 48) images fed to both Keras and ONNX Runtime.
+    `check_images` are uint8 (N, 48, 48) images fed to both Keras and ONNX Runtime. `tta` (one of
+    TTA_MODES) goes into preprocessing.json, so that serving applies the test-time augmentation
+    the evaluate stage measured.
     """
+    if tta not in TTA_MODES:
+        raise ValueError(f"test-time augmentation {tta!r}: expected one of {TTA_MODES}")
     import onnxruntime as ort
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -50,5 +55,6 @@ def export_bundle(model, out_dir: Path, check_images: np.ndarray, tolerance: flo
     if max_diff > tolerance:
         raise ExportParityError(f"ONNX outputs differ from Keras by {max_diff:.2e} (> {tolerance:.0e})")
     (out_dir / LABELS_FILE).write_text(json.dumps(list(CLASSES)))
-    (out_dir / PREPROCESSING_FILE).write_text(json.dumps(PREPROCESSING_SPEC, indent=2))
+    spec = {**PREPROCESSING_SPEC, "test_time_augmentation": tta}
+    (out_dir / PREPROCESSING_FILE).write_text(json.dumps(spec, indent=2))
     return report
