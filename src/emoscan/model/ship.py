@@ -34,11 +34,13 @@ seed {seed}; {dups} training images identical to test images removed) and {test}
 Architecture `{arch}` ({params_count:,} parameters), {epochs} epochs of {optimizer} (lr {lr},
 {schedule} schedule), batch {batch}, label smoothing {ls}, class weights (inverse frequency)^{cwp},
 augmentation: rotation ±{rot_deg:.0f}°, shear {shear}, zoom {zoom}, shifts {shift}, horizontal
-flip, random erasing p={erase}. Checkpoint, early stopping and learning-rate schedule use the
+flip, random erasing p={erase}.{warm_start} Checkpoint, early stopping and learning-rate schedule use the
 validation split only; the test split is used once, by the evaluate stage.
 
 Reproduce: `dvc repro` with the committed `params.yaml` (2 CPU cores: about {minutes:.0f} min),
 then `python -m emoscan.model.ship`. MLflow run `{run_id}`, registered version {version}.
+Served with the test-time augmentation the headline uses (`test_time_augmentation` in
+`preprocessing.json`).
 
 ## Test-split results (evaluate stage, `evaluate.tta={tta}`)
 Accuracy **{acc:.4f}**, macro-F1 **{f1:.4f}** (without TTA: accuracy {acc_plain:.4f}, macro-F1
@@ -62,6 +64,19 @@ Accuracy **{acc:.4f}**, macro-F1 **{f1:.4f}** (without TTA: accuracy {acc_plain:
 """
 
 
+def warm_start_note(init_from: str, epochs: int) -> str:
+    """A sentence on the weights training started from, with their provenance file when present."""
+    if not init_from:
+        return ""
+    provenance = Path(init_from).with_suffix(".json")
+    if not provenance.is_file():
+        return f" Training started from the weights in `{init_from}`."
+    origin = json.loads(provenance.read_text())
+    return (f" Training started from the weights in `{init_from}` ({origin['model']}: {origin['epochs']} epochs"
+            f" from {origin['initialisation']}, reproduced by `{origin['reproduce']}`), a warm restart with a"
+            f" fresh schedule; {origin['epochs'] + epochs} epochs in all.")
+
+
 def write_card(dest: Path, params: dict, metrics: dict, info: dict, report: dict, model: keras.Model) -> None:
     """Render MODEL_CARD.md from params, metrics and the split report."""
     t, a = params["train"], params["train"]["augment"]
@@ -73,7 +88,8 @@ def write_card(dest: Path, params: dict, metrics: dict, info: dict, report: dict
         params_count=model.count_params(), epochs=info["epochs"], optimizer=t["optimizer"], lr=t["learning_rate"],
         schedule=t["lr_schedule"], batch=t["batch_size"], ls=t["label_smoothing"],
         cwp=t.get("class_weight_power", 0), rot_deg=a["rotation"] * 360, shear=a["shear"], zoom=a["zoom"],
-        shift=a["shift"], erase=a["random_erasing"], minutes=info.get("train_minutes", 0), run_id=info["run_id"],
+        shift=a["shift"], erase=a["random_erasing"],
+        warm_start=warm_start_note(t.get("init_from", ""), info["epochs"]), minutes=info.get("train_minutes", 0), run_id=info["run_id"],
         version=info["version"], tta=params["evaluate"]["tta"], acc=headline["accuracy"], f1=headline["macro_f1"],
         acc_plain=metrics["plain"]["accuracy"], f1_plain=metrics["plain"]["macro_f1"], table=per_class_table(headline)))
 
