@@ -51,8 +51,10 @@ def test_video_json_csv_annotate_and_plot(media, tmp_path):
     assert len(rows) == sum(len(r["faces"]) for r in json.loads(
         emoscan("video", media["video"], "--json").stdout)["results"])
     assert set(rows[0]) >= {"frame", "timestamp", "emotion", "confidence", "happy"}
+    source_fps = cv2.VideoCapture(str(media["video"])).get(cv2.CAP_PROP_FPS)
     capture = cv2.VideoCapture(str(out_mp4))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 30
+    assert capture.get(cv2.CAP_PROP_FPS) == pytest.approx(source_fps)
     assert (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))) == (640, 480)
     capture.release()
     assert out_png.stat().st_size > 10_000

@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
             bar.total = total
         bar.update(1)
 
-    def on_frame(frame: np.ndarray, result: FrameResult | None) -> None:
+    def on_frame(frame: np.ndarray, result: FrameResult | None, fps: float) -> None:
         nonlocal writer, last_faces
         if writer is None:
             writer = open_writer(args.annotate, fps, frame.shape[1], frame.shape[0])
@@ -89,11 +89,6 @@ def run(args: argparse.Namespace) -> int:
             last_faces = result.faces
         writer.write(draw_faces(frame, last_faces))
 
-    import cv2
-
-    capture = cv2.VideoCapture(str(path))
-    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
-    capture.release()
     try:
         analysis = analyzer.analyze_video(str(path), args.frame_rate, progress=progress,
                                           on_frame=on_frame if args.annotate else None)

@@ -106,11 +106,11 @@ class FaceAnalyzer:
 
     def analyze_video(self, path: str, frame_rate: float = 1.0, max_frames: int | None = None,
                       progress: Callable[[int, int], None] | None = None,
-                      on_frame: Callable[[np.ndarray, FrameResult | None], None] | None = None) -> VideoAnalysis:
+                      on_frame: Callable[[np.ndarray, FrameResult | None, float], None] | None = None) -> VideoAnalysis:
         """Analyse `frame_rate` frames per second of video (every frame if the video is slower).
 
-        `on_frame(frame, result)` sees every decoded frame (result None for frames not analysed),
-        e.g. to write an annotated copy; `progress(done, total)` reports decoded frames.
+        `on_frame(frame, result, fps)` sees every decoded frame (result None for frames not
+        analysed), e.g. to write an annotated copy at the video's frame rate; `progress(done, total)` reports decoded frames.
         """
         if frame_rate <= 0:
             raise ValueError(f"frame_rate must be > 0, got {frame_rate}")
@@ -137,7 +137,7 @@ class FaceAnalyzer:
                     while next_time <= timestamp:
                         next_time += 1.0 / frame_rate
                 if on_frame is not None:
-                    on_frame(frame, result)
+                    on_frame(frame, result, fps)
                 if progress is not None:
                     progress(decoded, total)
                 if max_frames is not None and len(results) >= max_frames and on_frame is None:
