@@ -110,7 +110,8 @@ class FaceAnalyzer:
         """Analyse `frame_rate` frames per second of video (every frame if the video is slower).
 
         `on_frame(frame, result, fps)` sees every decoded frame (result None for frames not
-        analysed), e.g. to write an annotated copy at the video's frame rate; `progress(done, total)` reports decoded frames.
+        analysed), e.g. to write an annotated copy at the video's frame rate; `progress(done, total)`
+        reports decoded frames.
         """
         if frame_rate <= 0:
             raise ValueError(f"frame_rate must be > 0, got {frame_rate}")

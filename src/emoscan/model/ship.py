@@ -89,7 +89,8 @@ def write_card(dest: Path, params: dict, metrics: dict, info: dict, report: dict
         schedule=t["lr_schedule"], batch=t["batch_size"], ls=t["label_smoothing"],
         cwp=t.get("class_weight_power", 0), rot_deg=a["rotation"] * 360, shear=a["shear"], zoom=a["zoom"],
         shift=a["shift"], erase=a["random_erasing"],
-        warm_start=warm_start_note(t.get("init_from", ""), info["epochs"]), minutes=info.get("train_minutes", 0), run_id=info["run_id"],
+        warm_start=warm_start_note(t.get("init_from", ""), info["epochs"]), minutes=info.get("train_minutes", 0),
+        run_id=info["run_id"],
         version=info["version"], tta=params["evaluate"]["tta"], acc=headline["accuracy"], f1=headline["macro_f1"],
         acc_plain=metrics["plain"]["accuracy"], f1_plain=metrics["plain"]["macro_f1"], table=per_class_table(headline)))
 
