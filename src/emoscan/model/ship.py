@@ -38,7 +38,8 @@ flip, random erasing p={erase}.{warm_start} Checkpoint, early stopping and learn
 validation split only; the test split is used once, by the evaluate stage.
 
 Reproduce: `dvc repro` with the committed `params.yaml` (2 CPU cores: about {minutes:.0f} min),
-then `python -m emoscan.model.ship`. MLflow run `{run_id}`, registered version {version}.
+then `python -m emoscan.model.ship`. MLflow run `{run_id}`, registered as version {version}
+in the training machine's MLflow store.
 Served with the test-time augmentation the headline uses (`test_time_augmentation` in
 `preprocessing.json`).
 
@@ -72,9 +73,9 @@ def warm_start_note(init_from: str, epochs: int) -> str:
     if not provenance.is_file():
         return f" Training started from the weights in `{init_from}`."
     origin = json.loads(provenance.read_text())
-    return (f" Training started from the weights in `{init_from}` ({origin['model']}: {origin['epochs']} epochs"
-            f" from {origin['initialisation']}, reproduced by `{origin['reproduce']}`), a warm restart with a"
-            f" fresh schedule; {origin['epochs'] + epochs} epochs in all.")
+    return (f" Training started from the weights in `{init_from}` ({origin['model']}, {origin['epochs']} epochs,"
+            f" initialisation: {origin['initialisation']}; reproduce it with `{origin['reproduce']}`), a warm"
+            f" restart with a fresh schedule: {origin['epochs'] + epochs} epochs in all.")
 
 
 def write_card(dest: Path, params: dict, metrics: dict, info: dict, report: dict, model: keras.Model) -> None:
