@@ -22,7 +22,7 @@ class InferenceSettings:
     detection_max_side: int = 480
     face_margin: float = 0.0
     detector_threads: int = 1
-    classifier_threads: int = 1
+    classifier_threads: int = 2
     max_faces: int = 32
     smoothing_window: int = 8
     track_iou: float = 0.3
