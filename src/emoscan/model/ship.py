@@ -73,7 +73,7 @@ def warm_start_note(init_from: str, epochs: int) -> str:
     if not provenance.is_file():
         return f" Training started from the weights in `{init_from}`."
     origin = json.loads(provenance.read_text())
-    return (f" Training started from the weights in `{init_from}` ({origin['model']}, {origin['epochs']} epochs,"
+    return (f" Training started from the weights in `{init_from}` ({origin['model']}, {origin['epochs']} epochs in all,"
             f" initialisation: {origin['initialisation']}; reproduce it with `{origin['reproduce']}`), a warm"
             f" restart with a fresh schedule: {origin['epochs'] + epochs} epochs in all.")
 
