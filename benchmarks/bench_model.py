@@ -45,10 +45,7 @@ def fer_input(x: np.ndarray) -> np.ndarray:
 
 def emoscan_predictor(bundle: Path, threads: int, tta: str | None) -> Predict:
     """The serving classifier; `tta` overrides the bundle's test-time augmentation when given."""
-    classifier = EmotionClassifier(bundle, threads=threads)
-    if tta is not None:
-        classifier.tta = tta
-    return classifier.predict
+    return EmotionClassifier(bundle, threads=threads, tta=tta).predict
 
 
 def fer_predictor(onnx_file: Path, threads: int) -> Predict:

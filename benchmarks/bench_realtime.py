@@ -37,7 +37,7 @@ def main() -> None:
     args = parser.parse_args()
     settings, _ = load_settings()
     path = Path(args.model) if args.model else resolve_model(use_bentoml_store=False).path
-    analyzer = FaceAnalyzer(EmotionClassifier(path, settings.classifier_threads), settings)
+    analyzer = FaceAnalyzer(EmotionClassifier(path, settings.classifier_threads, settings.tta), settings)
     frame = face_frame()
     assert len(analyzer.analyze_image(frame)) == 1, "benchmark frame must hold one detected face"
 

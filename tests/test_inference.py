@@ -14,6 +14,7 @@ from emoscan.inference.bundle import SHIPPED_MODEL_DIR
 from emoscan.inference.classifier import EmotionClassifier, ModelBundleError
 from emoscan.inference.detector import FaceDetector
 from emoscan.inference.preprocess import INPUT_SIZE, crop_face, faces_to_batch, to_gray
+from emoscan.inference.settings import load_settings
 from emoscan.inference.tracking import FaceTracker
 from emoscan.inference.types import Box
 
@@ -90,3 +91,17 @@ def test_flip_tta_averages_each_face_with_its_mirror(fer_faces, tmp_path):
 def test_unknown_tta_in_bundle_is_a_clear_error(tmp_path):
     with pytest.raises(ModelBundleError, match="test_time_augmentation"):
         EmotionClassifier(_bundle_with_tta(tmp_path, "ten_crop"))
+
+
+def test_inference_tta_setting_overrides_the_bundle(tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text("inference:\n  tta: none\n")
+    settings, _ = load_settings(params)
+    bundle = _bundle_with_tta(tmp_path, "flip")
+    assert EmotionClassifier(bundle, tta=settings.tta).tta == "none"
+    assert EmotionClassifier(bundle, tta=load_settings(tmp_path / "absent.yaml")[0].tta).tta == "flip"
+    params.write_text("inference:\n  tta: ten_crop\n")
+    with pytest.raises(ValueError, match=r"inference\.tta: expected one of \['bundle', 'none', 'flip'\]"):
+        load_settings(params)
+    with pytest.raises(ValueError, match="test-time augmentation 'ten_crop'"):
+        EmotionClassifier(bundle, tta="ten_crop")

@@ -82,3 +82,41 @@ def test_interrupted_training_resumes_from_its_last_epoch(tmp_path, monkeypatch)
     assert summary["run_id"] == run_id, "the rerun continues the same MLflow run"
     assert summary["epochs_this_process"] == 1 and summary["epochs"] == 3
     assert not (tmp_path / "train" / "backup").exists()
+
+
+@pytest.mark.slow
+def test_ensemble_with_committed_model_is_one_float32_model_and_one_onnx_graph(tmp_path):
+    import yaml
+
+    from emoscan.config import ParamsError
+    from emoscan.inference.bundle import SHIPPED_MODEL_DIR
+    from emoscan.model.export import export_bundle
+    from emoscan.model.train import train
+
+    rng = np.random.default_rng(1)
+    data = tmp_path / "processed"
+    data.mkdir()
+    for split, n in (("train", 64), ("val", 32)):
+        np.savez(data / f"{split}.npz", x=rng.integers(0, 255, (n, 48, 48), dtype=np.uint8), y=rng.integers(0, 7, n))
+    member_file = str(SHIPPED_MODEL_DIR / "model.keras")
+    params = yaml.safe_load(open("params.yaml"))
+    params["split"]["output_dir"] = str(data)
+    params["train"].update(epochs=1, batch_size=32, output_dir=str(tmp_path / "train"), log_dir=str(tmp_path / "logs"),
+                           init_from="", mixed_precision=True, ensemble_with=[member_file])
+    params["mlflow"]["tracking_uri"] = f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+    summary = train(params)
+    saved = keras.saving.load_model(tmp_path / "train" / "model.keras", compile=False)
+    assert saved.name == "ensemble" and len(saved.layers) == 4  # input, two members, average
+    assert all(layer.dtype_policy.name == "float32" for m in saved.layers[1:3] for layer in m.layers)
+    x = rng.random((6, 48, 48, 1), dtype=np.float32)
+    trained, member = saved.layers[1], keras.saving.load_model(member_file, compile=False)
+    expected = (np.asarray(trained(x)) + np.asarray(member(x))) / 2
+    np.testing.assert_allclose(np.asarray(saved(x)), expected, atol=1e-6)
+    assert 0 <= summary["ensemble_val_accuracy"] <= 1 and summary["ensemble_with"] == [member_file]
+    report = export_bundle(saved, tmp_path / "export", rng.integers(0, 255, (8, 48, 48), dtype=np.uint8), 1e-4)
+    assert report["max_abs_diff"] < 1e-4
+
+    params["train"]["ensemble_with"] = ["models/warm_start/missing.keras"]
+    with pytest.raises(ParamsError, match="train.ensemble_with: 'models/warm_start/missing.keras'"):
+        train(params)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import struct
 import subprocess
@@ -18,6 +19,7 @@ import yaml
 from PIL import Image
 
 from conftest import BIN, REPO, free_port
+from emoscan.inference.bundle import SHIPPED_MODEL_DIR
 
 pytestmark = pytest.mark.slow
 LIMITS = {"max_image_mb": 1, "max_video_mb": 2, "rate_limit_detect_per_min": 40, "rate_limit_video_per_min": 12}
@@ -73,6 +75,8 @@ def test_metadata_and_health(server):
     assert meta["model"]["origin"] == "shipped", "a fresh clone serves the model shipped in the repo"
     assert "YuNet" in meta["face_detector"]["name"]
     assert meta["limits"]["max_image_mb"] == 1
+    shipped_tta = json.loads((SHIPPED_MODEL_DIR / "preprocessing.json").read_text())["test_time_augmentation"]
+    assert meta["inference"]["tta"] == "bundle" and meta["model"]["test_time_augmentation"] == shipped_tta
 
 
 def test_detect_finds_every_face(server, media):

@@ -27,7 +27,7 @@ def load_analyzer(model: str | None) -> FaceAnalyzer:
     except FileNotFoundError as exc:
         raise CliError(str(exc)) from None
     settings, _ = load_settings()
-    return FaceAnalyzer(EmotionClassifier(source.path, settings.classifier_threads), settings)
+    return FaceAnalyzer(EmotionClassifier(source.path, settings.classifier_threads, settings.tta), settings)
 
 
 def require_file(path: str) -> Path:

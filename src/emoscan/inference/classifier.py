@@ -32,9 +32,10 @@ def predict_with_tta(predict: Callable[[np.ndarray], np.ndarray], batch: np.ndar
 
 class EmotionClassifier:
     """Batch classifier: (N, 48, 48, 1) float32 in [0, 1] -> (N, 7) probabilities, with the
-    test-time augmentation named in the bundle's preprocessing.json (none when absent)."""
+    test-time augmentation named in the bundle's preprocessing.json (none when absent), unless
+    `tta` overrides it ("bundle" or None keeps the bundle's)."""
 
-    def __init__(self, bundle_dir: Path, threads: int = 1) -> None:
+    def __init__(self, bundle_dir: Path, threads: int = 1, tta: str | None = None) -> None:
         bundle_dir = Path(bundle_dir)
         onnx_path = bundle_dir / "model.onnx" if bundle_dir.is_dir() else bundle_dir
         bundle_dir = onnx_path.parent
@@ -51,6 +52,10 @@ class EmotionClassifier:
         self.tta = spec.get("test_time_augmentation", "none")
         if self.tta not in TTA_MODES:
             raise ModelBundleError(f"{spec_file}: unknown test_time_augmentation {self.tta!r}, expected one of {TTA_MODES}")
+        if tta not in (None, "bundle"):
+            if tta not in TTA_MODES:
+                raise ValueError(f"test-time augmentation {tta!r}: expected 'bundle' or one of {TTA_MODES}")
+            self.tta = tta
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1

@@ -26,6 +26,11 @@ class InferenceSettings:
     max_faces: int = 32
     smoothing_window: int = 8
     track_iou: float = 0.3
+    tta: str = "bundle"
+
+
+#: Allowed values of the text settings (all others are non-negative numbers).
+TEXT_CHOICES = {"tta": ("bundle", "none", "flip")}
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,11 @@ def _build(cls, values: dict[str, Any] | None, where: str):
     checked = {}
     for name, value in values.items():
         default = getattr(cls, name)
+        if isinstance(default, str):
+            if value not in TEXT_CHOICES[name]:
+                raise ValueError(f"{where}.{name}: expected one of {list(TEXT_CHOICES[name])}, got {value!r}")
+            checked[name] = value
+            continue
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise ValueError(f"{where}.{name}: expected a non-negative number, got {value!r}")
         checked[name] = type(default)(value) if isinstance(default, float) else value

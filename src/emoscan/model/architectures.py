@@ -52,6 +52,15 @@ def emoscan_vgg(image_size: int = 48, num_classes: int = 7, dropout_scale: float
     return keras.Model(inputs, outputs, name="emoscan_vgg")
 
 
+def average_ensemble(members: list[keras.Model], image_size: int = 48) -> keras.Model:
+    """One model whose output is the mean of the members' class probabilities (one ONNX graph)."""
+    inputs = keras.Input((image_size, image_size, 1), name="image")
+    # nested models need distinct names; re-wrapping shares the member's layers and weights
+    renamed = [keras.Model(m.inputs[0], m.outputs[0], name=f"member_{i}") for i, m in enumerate(members)]
+    outputs = layers.Average(name="probabilities")([m(inputs) for m in renamed])
+    return keras.Model(inputs, outputs, name="ensemble")
+
+
 ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {"seed_vgg": seed_vgg, "emoscan_vgg": emoscan_vgg}
 
 

@@ -54,9 +54,11 @@ def evaluate_predictions(y_true: np.ndarray, probs_by_mode: dict[str, np.ndarray
     """Write metrics.json, predictions.csv, confusion matrices and per-class tables for each mode."""
     out.mkdir(parents=True, exist_ok=True)
     metrics: dict = {}
+    key_mode: dict[str, str] = {}
     for mode, probs in probs_by_mode.items():
         y_pred = probs.argmax(axis=1)
         key = "plain" if mode == "none" else f"tta_{mode}"
+        key_mode[key] = mode
         metrics[key] = classification_metrics(y_true, y_pred)
         matrix = confusion_matrix(y_true, y_pred, labels=list(range(len(CLASSES))))
         plot_confusion_matrix(matrix, list(CLASSES), out / f"confusion_matrix_{key}.png",
@@ -70,7 +72,8 @@ def evaluate_predictions(y_true: np.ndarray, probs_by_mode: dict[str, np.ndarray
     # stable names for `dvc plots` whatever the TTA setting
     shutil.copy(out / f"predictions_{headline_key}.csv", out / "predictions.csv")
     shutil.copy(out / f"confusion_matrix_{headline_key}.png", out / "confusion_matrix.png")
-    metrics.update(headline=headline_key, accuracy=headline["accuracy"], macro_f1=headline["macro_f1"], test_images=int(len(y_true)))
+    # `tta` is the test-time augmentation behind the headline; the register stage serves with it
+    metrics.update(headline=headline_key, tta=key_mode[headline_key], accuracy=headline["accuracy"], macro_f1=headline["macro_f1"], test_images=int(len(y_true)))
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics
 

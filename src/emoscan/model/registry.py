@@ -46,8 +46,8 @@ def register(params: dict) -> dict:
     out = Path(cfg["output_dir"])
     model = keras.saving.load_model(train_dir / BEST_MODEL, compile=False)
     x_val, _ = load_split(params["split"]["output_dir"], "val")
-    # serve with the test-time augmentation behind the headline metrics ("plain" or "tta_<mode>")
-    tta = metrics.get("headline", "plain").removeprefix("tta_").replace("plain", "none")
+    # serve with the test-time augmentation behind the headline metrics
+    tta = metrics.get("tta", "none")
     parity = export_bundle(model, out, x_val[:256], tolerance, tta=tta)
 
     setup_tracking(params["mlflow"])

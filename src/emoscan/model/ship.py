@@ -32,9 +32,9 @@ seed {seed}; {dups} training images identical to test images removed) and {test}
 
 ## Recipe
 Architecture `{arch}` ({params_count:,} parameters), {epochs} epochs of {optimizer} (lr {lr},
-{schedule} schedule), batch {batch}, label smoothing {ls}, class weights (inverse frequency)^{cwp},
+{schedule} schedule), batch {batch}, {precision}, label smoothing {ls}, class weights (inverse frequency)^{cwp},
 augmentation: rotation ±{rot_deg:.0f}°, shear {shear}, zoom {zoom}, shifts {shift}, horizontal
-flip, random erasing p={erase}.{warm_start} Checkpoint, early stopping and learning-rate schedule use the
+flip, random erasing p={erase}.{warm_start}{ensemble} Checkpoint, early stopping and learning-rate schedule use the
 validation split only; the test split is used once, by the evaluate stage.
 
 Reproduce: `dvc repro` with the committed `params.yaml` (2 CPU cores: about {minutes:.0f} min),
@@ -78,6 +78,20 @@ def warm_start_note(init_from: str, epochs: int) -> str:
             f" restart with a fresh schedule: {origin['epochs'] + epochs} epochs in all.")
 
 
+def ensemble_note(members: list[str]) -> str:
+    """A sentence on the committed models averaged with the trained network (train.ensemble_with)."""
+    if not members:
+        return ""
+    described = []
+    for member in members:
+        provenance = Path(member).with_suffix(".json")
+        origin = json.loads(provenance.read_text()) if provenance.is_file() else {}
+        described.append(f"`{member}`" + (f" ({origin['model']}, {origin['epochs']} epochs; reproduce it with"
+                                           f" `{origin['reproduce']}`)" if origin else ""))
+    return (" The shipped model is an ensemble: it averages the class probabilities of the network trained"
+            f" here and of {', '.join(described)}, all in one ONNX graph.")
+
+
 def write_card(dest: Path, params: dict, metrics: dict, info: dict, report: dict, model: keras.Model) -> None:
     """Render MODEL_CARD.md from params, metrics and the split report."""
     t, a = params["train"], params["train"]["augment"]
@@ -87,10 +101,13 @@ def write_card(dest: Path, params: dict, metrics: dict, info: dict, report: dict
         train=counts["train"], val=counts["val"], test=counts["test"], val_pct=params["split"]["val_fraction"],
         seed=params["split"]["seed"], dups=report["cross_split_duplicates"], arch=t["architecture"],
         params_count=model.count_params(), epochs=info["epochs"], optimizer=t["optimizer"], lr=t["learning_rate"],
-        schedule=t["lr_schedule"], batch=t["batch_size"], ls=t["label_smoothing"],
+        schedule=t["lr_schedule"], batch=t["batch_size"],
+        precision="mixed bfloat16 compute (float32 weights)" if t.get("mixed_precision") else "float32",
+        ls=t["label_smoothing"],
         cwp=t.get("class_weight_power", 0), rot_deg=a["rotation"] * 360, shear=a["shear"], zoom=a["zoom"],
         shift=a["shift"], erase=a["random_erasing"],
-        warm_start=warm_start_note(t.get("init_from", ""), info["epochs"]), minutes=info.get("train_minutes", 0),
+        warm_start=warm_start_note(t.get("init_from", ""), info["epochs"]),
+        ensemble=ensemble_note(t.get("ensemble_with", [])), minutes=info.get("train_minutes", 0),
         run_id=info["run_id"],
         version=info["version"], tta=params["evaluate"]["tta"], acc=headline["accuracy"], f1=headline["macro_f1"],
         acc_plain=metrics["plain"]["accuracy"], f1_plain=metrics["plain"]["macro_f1"], table=per_class_table(headline)))
@@ -130,7 +147,8 @@ def ship(params_path: str, dest: Path) -> dict:
     shutil.copy(train_dir / TRAINING_PLOT, dest / "training_plot.png")
     info = {"name": registration["model_name"], "version": registration["version"], "run_id": registration["run_id"],
             "architecture": params["train"]["architecture"], "epochs": summary["epochs"],
-            "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"], "tta": params["evaluate"]["tta"],
+            "ensemble_with": params["train"].get("ensemble_with", []),
+            "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"], "tta": metrics.get("tta", params["evaluate"]["tta"]),
             "train_minutes": training_minutes(summary, train_dir, params)}
     (dest / "model_info.json").write_text(json.dumps(info, indent=2))
     write_card(dest, params, metrics, info, report, model)

@@ -19,9 +19,9 @@ import numpy as np
 import tensorflow as tf
 
 from emoscan import CLASSES
-from emoscan.config import require
+from emoscan.config import ParamsError, require
 from emoscan.data.split import load_split
-from emoscan.model.architectures import ARCHITECTURES, build_model
+from emoscan.model.architectures import ARCHITECTURES, average_ensemble, build_model
 from emoscan.model.augment import make_dataset
 from emoscan.model.tracking import flatten_params, setup_tracking
 from emoscan.plots import plot_training_curves
@@ -54,7 +54,11 @@ def check_train_params(cfg: dict) -> None:
     require(cfg, "label_smoothing", (int, float), where="train", low=0, high=0.5)
     require(cfg, "warmup_epochs", int, where="train", low=0)
     require(cfg, "weight_decay", (int, float), where="train", low=0, high=1)
+    require(cfg, "mixed_precision", bool, where="train")
     require(cfg, "augment", dict, where="train")
+    for member in require(cfg, "ensemble_with", list, where="train"):
+        if not isinstance(member, str) or not Path(member).is_file():
+            raise ParamsError(f"train.ensemble_with: {member!r} is not a .keras file")
 
 
 def make_optimizer(cfg: dict, steps_per_epoch: int) -> keras.optimizers.Optimizer:
@@ -98,6 +102,29 @@ def class_weights(y: np.ndarray, power: float) -> dict[int, float] | None:
     counts = np.bincount(y, minlength=len(CLASSES)).astype(float)
     weights = (counts.sum() / (len(CLASSES) * np.maximum(counts, 1))) ** power
     return {i: float(w) for i, w in enumerate(weights)}
+
+
+def float32_model(model: keras.Model, architecture: str, image_size: int, num_classes: int,
+                  cfg: dict) -> keras.Model:
+    """`model` itself, or, when it was trained under mixed bf16, a float32 copy of its weights.
+
+    Mixed precision keeps float32 variables, so the weights carry over unchanged; only the layer
+    compute dtype differs. The evaluate stage, the ONNX export and serving then all run float32.
+    """
+    if not cfg.get("mixed_precision"):
+        return model
+    keras.mixed_precision.set_global_policy("float32")
+    copy = build_model(architecture, image_size, num_classes, dropout_scale=cfg.get("dropout_scale", 1.0))
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def with_ensemble_members(model: keras.Model, members: list[str], image_size: int) -> keras.Model:
+    """`model` alone, or averaged with the committed models in `members` (train.ensemble_with)."""
+    if not members:
+        return model
+    loaded = [keras.saving.load_model(path, compile=False) for path in members]
+    return average_ensemble([model, *loaded], image_size)
 
 
 def train(params: dict) -> dict:
@@ -145,15 +172,25 @@ def train(params: dict) -> dict:
                             callbacks=make_callbacks(cfg, out),
                             class_weight=class_weights(y_train, cfg.get("class_weight_power", 0.0)),
                             verbose=1 if sys.stdout.isatty() else 2)
-        model.save(out / BEST_MODEL)  # EarlyStopping restored the best weights
+        # EarlyStopping restored the best weights; the saved model always computes in float32
+        trained = float32_model(model, cfg["architecture"], params["image_size"], n, cfg)
+        saved = with_ensemble_members(trained, cfg["ensemble_with"], params["image_size"])
+        saved.save(out / BEST_MODEL)
         plot_training_curves(out / TRAINING_LOG, out / TRAINING_PLOT)
         best = float(max(history.history.get("val_accuracy", [0.0]) or [0.0]))
         log_rows = np.atleast_1d(np.genfromtxt(out / TRAINING_LOG, delimiter=",", names=True))
         summary = {"run_id": run.info.run_id, "best_val_accuracy": best, "epochs": int(len(log_rows)),
+                   "ensemble_with": cfg["ensemble_with"],
                    "epochs_this_process": len(history.history.get("loss", [])),
                    "train_minutes": round((time.time() - started) / 60, 1)}
-        (out / "train_summary.json").write_text(json.dumps(summary, indent=2))
         mlflow.log_metric("best_val_accuracy", best)
+        if cfg["ensemble_with"]:
+            saved.compile(loss="categorical_crossentropy", metrics=["accuracy"])
+            summary["ensemble_val_accuracy"] = float(saved.evaluate(val_ds, verbose=0, return_dict=True)["accuracy"])
+            mlflow.log_metric("ensemble_val_accuracy", summary["ensemble_val_accuracy"])
+            log.info("ensemble of the trained network and %s: val accuracy %.4f", cfg["ensemble_with"],
+                     summary["ensemble_val_accuracy"])
+        (out / "train_summary.json").write_text(json.dumps(summary, indent=2))
         for name in (TRAINING_LOG, TRAINING_PLOT, "train_summary.json"):
             mlflow.log_artifact(str(out / name))
         mlflow.log_artifacts(cfg["log_dir"], artifact_path="tensorboard")

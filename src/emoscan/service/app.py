@@ -74,7 +74,8 @@ class Emoscan:
 
     def __init__(self) -> None:
         self.source = resolve_model()
-        self.analyzer = FaceAnalyzer(EmotionClassifier(self.source.path, INFERENCE.classifier_threads), INFERENCE)
+        self.classifier = EmotionClassifier(self.source.path, INFERENCE.classifier_threads, INFERENCE.tta)
+        self.analyzer = FaceAnalyzer(self.classifier, INFERENCE)
         log.info("emoscan %s serving %s (%s) from %s", __version__, self.source.name, self.source.origin,
                  self.source.path)
 
@@ -132,7 +133,7 @@ class Emoscan:
         return {
             "service": "emoscan", "version": __version__,
             "model": {"name": self.source.name, "version": self.source.version, "origin": self.source.origin,
-                      "path": str(self.source.path)},
+                      "path": str(self.source.path), "test_time_augmentation": self.classifier.tta},
             "classes": list(self.analyzer.labels),
             "face_detector": {"name": DETECTOR_NAME, "score_threshold": INFERENCE.score_threshold,
                               "min_face_size": INFERENCE.min_face_size},
