@@ -12,6 +12,8 @@ def main(params: dict) -> None:
     for key in ("plain", "tta_flip"):
         if key in metrics:
             logging.info("%s: accuracy %.4f, macro-F1 %.4f", key, metrics[key]["accuracy"], metrics[key]["macro_f1"])
+    logging.info("validation (%s): accuracy %.4f, macro-F1 %.4f", metrics["tta"], metrics["val_accuracy"],
+                 metrics["val_macro_f1"])
 
 
 if __name__ == "__main__":

@@ -66,7 +66,7 @@ def test_mlflow_run_holds_params_metrics_and_artifacts(pipeline_repo):
     data = runs[0].data
     assert data.params["train.architecture"] == "emoscan_vgg"
     for key in ("accuracy", "val_accuracy", "loss", "test_accuracy", "test_macro_f1", "test_plain_f1_happy",
-                "best_val_accuracy", "onnx_max_abs_diff"):
+                "val_macro_f1", "best_val_accuracy", "onnx_max_abs_diff"):
         assert key in data.metrics, key
     assert len(client.get_metric_history(runs[0].info.run_id, "val_accuracy")) == 1  # one epoch
     artifacts = {a.path for a in client.list_artifacts(runs[0].info.run_id)}
@@ -83,11 +83,11 @@ def test_only_a_better_model_takes_the_champion_alias(pipeline_repo):
     original = json.loads(metrics_file.read_text())
     try:
         for delta, expected_champion in ((-0.01, "1"), (+0.01, "3")):
-            metrics_file.write_text(json.dumps({**original, "macro_f1": original["macro_f1"] + delta}))
+            metrics_file.write_text(json.dumps({**original, "val_macro_f1": original["val_macro_f1"] + delta}))
             run(["python", "pipelines/register.py"], cwd=repo)
             assert str(client.get_model_version_by_alias("emoscan-fer2013", "champion").version) == expected_champion
         worse = client.get_model_version("emoscan-fer2013", "2")
-        assert float(worse.tags["macro_f1"]) < original["macro_f1"]
+        assert float(worse.tags["val_macro_f1"]) < original["val_macro_f1"]
     finally:
         metrics_file.write_text(json.dumps(original))
 

@@ -1,5 +1,7 @@
 """Evaluate stage: test-split metrics (plain and with flip test-time augmentation), confusion
-matrix, DVC metrics/plots files, all logged to the training run in MLflow."""
+matrix, DVC metrics/plots files, all logged to the training run in MLflow. Validation-split
+accuracy and macro-F1 (headline TTA) are written too: the register stage selects on them, so
+that no choice ever looks at the test split."""
 
 from __future__ import annotations
 
@@ -95,6 +97,12 @@ def evaluate(params: dict) -> dict:
     probs = {m: predict_probabilities(lambda b: model(b, training=False), x_test, m) for m in modes}
     out = Path(cfg["output_dir"])
     metrics = evaluate_predictions(y_test, probs, out)
+    # the same figures on the validation split: what the register stage selects the champion on
+    x_val, y_val = load_split(params["split"]["output_dir"], "val")
+    val_pred = predict_probabilities(lambda b: model(b, training=False), x_val, metrics["tta"]).argmax(axis=1)
+    validation = classification_metrics(y_val, val_pred)
+    metrics.update(val_accuracy=validation["accuracy"], val_macro_f1=validation["macro_f1"])
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
 
     setup_tracking(params["mlflow"])
     run_id = (train_dir / RUN_ID_FILE).read_text().strip()
@@ -104,7 +112,8 @@ def evaluate(params: dict) -> dict:
                                 f"test_{key}_macro_f1": metrics[key]["macro_f1"],
                                 f"test_{key}_weighted_f1": metrics[key]["weighted_f1"]})
             mlflow.log_metrics({f"test_{key}_f1_{c}": v["f1-score"] for c, v in metrics[key]["per_class"].items()})
-        mlflow.log_metrics({"test_accuracy": metrics["accuracy"], "test_macro_f1": metrics["macro_f1"]})
+        mlflow.log_metrics({"test_accuracy": metrics["accuracy"], "test_macro_f1": metrics["macro_f1"],
+                            "val_accuracy_final": metrics["val_accuracy"], "val_macro_f1": metrics["val_macro_f1"]})
         mlflow.log_artifacts(str(out), artifact_path="evaluation")
         for name in (TRAINING_LOG, TRAINING_PLOT):
             if (train_dir / name).exists():

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import keras
@@ -19,6 +20,7 @@ from emoscan.model.tracking import setup_tracking
 from emoscan.model.train import BEST_MODEL, RUN_ID_FILE
 
 SERVING_ARTIFACTS = "serving"
+log = logging.getLogger(__name__)
 
 
 def champion_score(client: MlflowClient, name: str, alias: str, metric: str) -> tuple[str | None, float | None]:
@@ -61,11 +63,13 @@ def register(params: dict) -> dict:
                                      registered_model_name=name)
     version = str(info.registered_model_version)
     score = float(metrics[metric])
-    for key in ("accuracy", "macro_f1", metric):
+    for key in dict.fromkeys(("accuracy", "macro_f1", metric)):
         client.set_model_version_tag(name, version, key, str(metrics[key]))
     client.set_model_version_tag(name, version, "run_id", run_id)
 
     previous_version, previous_score = champion_score(client, name, alias, metric)
+    if previous_version is not None and previous_score is None:
+        log.warning("champion version %s has no %r tag; the new version takes the alias", previous_version, metric)
     promoted = previous_score is None or score > previous_score
     if promoted:
         client.set_registered_model_alias(name, alias, version)

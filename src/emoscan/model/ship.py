@@ -35,7 +35,8 @@ Architecture `{arch}` ({params_count:,} parameters), {epochs} epochs of {optimiz
 {schedule} schedule), batch {batch}, {precision}, label smoothing {ls}, class weights (inverse frequency)^{cwp},
 augmentation: rotation ±{rot_deg:.0f}°, shear {shear}, zoom {zoom}, shifts {shift}, horizontal
 flip, random erasing p={erase}.{warm_start}{ensemble} Checkpoint, early stopping and learning-rate schedule use the
-validation split only; the test split is used once, by the evaluate stage.
+validation split only, and so does the register stage's choice of champion
+(`register.metric`); the test split is used once, by the evaluate stage.
 
 Reproduce: `dvc repro` with the committed `params.yaml` (2 CPU cores: about {minutes:.0f} min),
 then `python -m emoscan.model.ship`. MLflow run `{run_id}`, registered as version {version}
@@ -45,7 +46,7 @@ Served with the test-time augmentation the headline uses (`test_time_augmentatio
 
 ## Test-split results (evaluate stage, `evaluate.tta={tta}`)
 Accuracy **{acc:.4f}**, macro-F1 **{f1:.4f}** (without TTA: accuracy {acc_plain:.4f}, macro-F1
-{f1_plain:.4f}).
+{f1_plain:.4f}). Validation split, same TTA: accuracy {val_acc:.4f}, macro-F1 {val_f1:.4f}.
 
 {table}
 
@@ -110,6 +111,7 @@ def write_card(dest: Path, params: dict, metrics: dict, info: dict, report: dict
         ensemble=ensemble_note(t.get("ensemble_with", [])), minutes=info.get("train_minutes", 0),
         run_id=info["run_id"],
         version=info["version"], tta=params["evaluate"]["tta"], acc=headline["accuracy"], f1=headline["macro_f1"],
+        val_acc=metrics.get("val_accuracy", float("nan")), val_f1=metrics.get("val_macro_f1", float("nan")),
         acc_plain=metrics["plain"]["accuracy"], f1_plain=metrics["plain"]["macro_f1"], table=per_class_table(headline)))
 
 
