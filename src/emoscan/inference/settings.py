@@ -9,6 +9,8 @@ from typing import Any
 
 import yaml
 
+from emoscan.inference.classifier import TTA_MODES
+
 #: Repository root when running from a checkout or a bento (`src/emoscan/inference` -> root).
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
@@ -30,7 +32,7 @@ class InferenceSettings:
 
 
 #: Allowed values of the text settings (all others are non-negative numbers).
-TEXT_CHOICES = {"tta": ("bundle", "none", "flip")}
+TEXT_CHOICES = {"tta": ("bundle", *TTA_MODES)}
 
 
 @dataclass(frozen=True)
