@@ -21,14 +21,15 @@ def conv_block(x, filters: int, dropout: float, convs: int = 2, weight_decay: fl
 
 
 def seed_vgg(image_size: int = 48, num_classes: int = 7, dropout_scale: float = 1.0,
-             weight_decay: float = 0.0) -> keras.Model:
-    """The seed's VGG-style network: 64/128/256 filters, dropout 0.25/0.35/0.45, Dense 256."""
+             weight_decay: float = 0.0, width: float = 1.0) -> keras.Model:
+    """The seed's VGG-style network: 64/128/256 filters, dropout 0.25/0.35/0.45, Dense 256
+    (`width` multiplies the filters and units)."""
     inputs = keras.Input((image_size, image_size, 1), name="image")
     x = inputs
     for filters, drop in ((64, 0.25), (128, 0.35), (256, 0.45)):
-        x = conv_block(x, filters, drop * dropout_scale, weight_decay=weight_decay)
+        x = conv_block(x, round(filters * width), drop * dropout_scale, weight_decay=weight_decay)
     x = layers.Flatten()(x)
-    x = layers.Dense(256, activation="relu")(x)
+    x = layers.Dense(round(256 * width), activation="relu")(x)
     x = layers.BatchNormalization()(x)
     x = layers.Dropout(0.5 * dropout_scale)(x)
     outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="probabilities")(x)
@@ -36,15 +37,18 @@ def seed_vgg(image_size: int = 48, num_classes: int = 7, dropout_scale: float = 
 
 
 def emoscan_vgg(image_size: int = 48, num_classes: int = 7, dropout_scale: float = 1.0,
-                weight_decay: float = 0.0) -> keras.Model:
+                weight_decay: float = 0.0, width: float = 1.0) -> keras.Model:
     """A deeper, cheaper VGG: four stages 32/64/128/256 (about a third of seed_vgg's FLOPs),
-    global average + max pooling head. Built to train many epochs on a CPU budget."""
+    global average + max pooling head. Built to train many epochs on a CPU budget.
+
+    `width` multiplies every layer's filters (FLOPs grow as its square).
+    """
     inputs = keras.Input((image_size, image_size, 1), name="image")
     x = inputs
     for filters, drop in ((32, 0.1), (64, 0.2), (128, 0.3), (256, 0.4)):
-        x = conv_block(x, filters, drop * dropout_scale, weight_decay=weight_decay)
+        x = conv_block(x, round(filters * width), drop * dropout_scale, weight_decay=weight_decay)
     x = layers.Concatenate()([layers.GlobalAveragePooling2D()(x), layers.GlobalMaxPooling2D()(x)])
-    x = layers.Dense(256, use_bias=False)(x)
+    x = layers.Dense(round(256 * width), use_bias=False)(x)
     x = layers.BatchNormalization()(x)
     x = layers.Activation("relu")(x)
     x = layers.Dropout(0.5 * dropout_scale)(x)
@@ -57,7 +61,7 @@ def average_ensemble(members: list[keras.Model], image_size: int = 48) -> keras.
     inputs = keras.Input((image_size, image_size, 1), name="image")
     # nested models need distinct names; re-wrapping shares the member's layers and weights
     renamed = [keras.Model(m.inputs[0], m.outputs[0], name=f"member_{i}") for i, m in enumerate(members)]
-    outputs = layers.Average(name="probabilities")([m(inputs) for m in renamed])
+    outputs = layers.Average(name="probabilities", dtype="float32")([m(inputs) for m in renamed])
     return keras.Model(inputs, outputs, name="ensemble")
 
 
@@ -69,3 +73,8 @@ def build_model(name: str, image_size: int = 48, num_classes: int = 7, **kwargs)
     if name not in ARCHITECTURES:
         raise ValueError(f"train.architecture: expected one of {sorted(ARCHITECTURES)}, got {name!r}")
     return ARCHITECTURES[name](image_size, num_classes, **kwargs)
+
+
+def builder_kwargs(cfg: dict) -> dict:
+    """The builder arguments a `train` section sets: dropout_scale and width."""
+    return {"dropout_scale": float(cfg.get("dropout_scale", 1.0)), "width": float(cfg.get("width", 1.0))}

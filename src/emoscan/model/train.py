@@ -16,13 +16,12 @@ from pathlib import Path
 import keras
 import mlflow
 import numpy as np
-import tensorflow as tf
 
 from emoscan import CLASSES
-from emoscan.config import ParamsError, require
 from emoscan.data.split import load_split
-from emoscan.model.architectures import ARCHITECTURES, average_ensemble, build_model
+from emoscan.model.architectures import average_ensemble, build_model, builder_kwargs
 from emoscan.model.augment import make_dataset
+from emoscan.model.recipe import check_train_params, class_weights, optimizer, soft_targets
 from emoscan.model.tracking import flatten_params, setup_tracking
 from emoscan.plots import plot_training_curves
 
@@ -43,38 +42,15 @@ class MlflowEpochLogger(keras.callbacks.Callback):
         mlflow.log_metrics(metrics, step=epoch)
 
 
-def check_train_params(cfg: dict) -> None:
-    """Validate the train section of params.yaml with messages naming the key."""
-    require(cfg, "architecture", str, where="train", choices=tuple(ARCHITECTURES))
-    require(cfg, "epochs", int, where="train", low=1)
-    require(cfg, "batch_size", int, where="train", low=1, high=4096)
-    require(cfg, "optimizer", str, where="train", choices=("sgd", "adam", "adamw"))
-    require(cfg, "learning_rate", (int, float), where="train", low=1e-7, high=10)
-    require(cfg, "lr_schedule", str, where="train", choices=("cosine", "plateau"))
-    require(cfg, "label_smoothing", (int, float), where="train", low=0, high=0.5)
-    require(cfg, "warmup_epochs", int, where="train", low=0)
-    require(cfg, "weight_decay", (int, float), where="train", low=0, high=1)
-    require(cfg, "mixed_precision", bool, where="train")
-    require(cfg, "augment", dict, where="train")
-    for member in require(cfg, "ensemble_with", list, where="train"):
-        if not isinstance(member, str) or not Path(member).is_file():
-            raise ParamsError(f"train.ensemble_with: {member!r} is not a .keras file")
-
-
 def make_optimizer(cfg: dict, steps_per_epoch: int) -> keras.optimizers.Optimizer:
-    """SGD (Nesterov) or Adam(W), with a warm-up + cosine schedule or a constant rate for plateau."""
+    """The recipe's optimiser with a warm-up + cosine schedule per step, or a constant rate for plateau."""
     lr: float | keras.optimizers.schedules.LearningRateSchedule = float(cfg["learning_rate"])
     if cfg["lr_schedule"] == "cosine":
         warmup = cfg["warmup_epochs"] * steps_per_epoch
         lr = keras.optimizers.schedules.CosineDecay(
             initial_learning_rate=0.0 if warmup else lr, warmup_target=lr if warmup else None,
             warmup_steps=warmup, decay_steps=max(1, cfg["epochs"] * steps_per_epoch - warmup))
-    wd = float(cfg["weight_decay"]) or None
-    if cfg["optimizer"] == "sgd":
-        return keras.optimizers.SGD(lr, momentum=cfg.get("momentum", 0.9), nesterov=True, weight_decay=wd)
-    if cfg["optimizer"] == "adamw":
-        return keras.optimizers.AdamW(lr, weight_decay=wd or 0.004)
-    return keras.optimizers.Adam(lr)
+    return optimizer(cfg, lr)
 
 
 def make_callbacks(cfg: dict, out: Path) -> list[keras.callbacks.Callback]:
@@ -95,15 +71,6 @@ def make_callbacks(cfg: dict, out: Path) -> list[keras.callbacks.Callback]:
     return callbacks
 
 
-def class_weights(y: np.ndarray, power: float) -> dict[int, float] | None:
-    """Inverse-frequency class weights raised to `power` (0 disables them)."""
-    if not power:
-        return None
-    counts = np.bincount(y, minlength=len(CLASSES)).astype(float)
-    weights = (counts.sum() / (len(CLASSES) * np.maximum(counts, 1))) ** power
-    return {i: float(w) for i, w in enumerate(weights)}
-
-
 def float32_model(model: keras.Model, architecture: str, image_size: int, num_classes: int,
                   cfg: dict) -> keras.Model:
     """`model` itself, or, when it was trained under mixed bf16, a float32 copy of its weights.
@@ -114,7 +81,7 @@ def float32_model(model: keras.Model, architecture: str, image_size: int, num_cl
     if not cfg.get("mixed_precision"):
         return model
     keras.mixed_precision.set_global_policy("float32")
-    copy = build_model(architecture, image_size, num_classes, dropout_scale=cfg.get("dropout_scale", 1.0))
+    copy = build_model(architecture, image_size, num_classes, **builder_kwargs(cfg))
     copy.set_weights(model.get_weights())
     return copy
 
@@ -140,7 +107,15 @@ def train(params: dict) -> dict:
     x_train, y_train = load_split(split_dir, "train")
     x_val, y_val = load_split(split_dir, "val")
     n = len(CLASSES)
-    train_ds = make_dataset(x_train, y_train, cfg["batch_size"], n, training=True,
+    targets = y_train
+    if cfg["distill_from"]:
+        # knowledge distillation: soft targets from the teachers' average, computed once before training
+        teacher = average_ensemble([keras.saving.load_model(t, compile=False) for t in cfg["distill_from"]],
+                                   params["image_size"])
+        targets = soft_targets(teacher, x_train, y_train, cfg["distill_alpha"], cfg["distill_temperature"])
+        log.info("distilling from %s (alpha %.2f, T %.1f)", cfg["distill_from"], cfg["distill_alpha"],
+                 cfg["distill_temperature"])
+    train_ds = make_dataset(x_train, targets, cfg["batch_size"], n, training=True,
                             augment_cfg=cfg["augment"], seed=cfg["seed"])
     val_ds = make_dataset(x_val, y_val, cfg["batch_size"], n)
 
@@ -157,8 +132,7 @@ def train(params: dict) -> dict:
             mlflow.set_tags({"stage": "train", "architecture": cfg["architecture"]})
         log.info("%s MLflow run %s", "resuming" if resuming else "starting", run.info.run_id)
 
-        model = build_model(cfg["architecture"], params["image_size"], n,
-                            dropout_scale=cfg.get("dropout_scale", 1.0))
+        model = build_model(cfg["architecture"], params["image_size"], n, **builder_kwargs(cfg))
         if cfg.get("init_from") and not resuming:
             # warm start (e.g. from the shipped model): a new schedule over the same weights
             model.set_weights(keras.saving.load_model(cfg["init_from"], compile=False).get_weights())

@@ -1,0 +1,59 @@
+"""Time one training step of `emoscan_vgg` with and without the train stage's augmentation layers,
+in float32 and mixed bfloat16, on whatever Keras backend and device is active.
+
+    KERAS_BACKEND=jax python benchmarks/bench_train_step.py        # e.g. on the lent GPU
+    python benchmarks/bench_train_step.py --steps 10                 # TensorFlow on this CPU
+
+Random inputs; the figure is wall time per optimiser step after compilation (Keras `fit`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import keras
+import numpy as np
+
+from emoscan.config import load_params
+from emoscan.model.architectures import build_model
+from emoscan.model.augment import build_augmenter
+
+
+def time_step(augment_cfg: dict | None, policy: str, batch: int, steps: int) -> tuple[float, float]:
+    """(seconds to compile + run two steps, milliseconds per step afterwards)."""
+    keras.mixed_precision.set_global_policy(policy)
+    model = build_model("emoscan_vgg")
+    if augment_cfg is not None:
+        inputs = keras.Input((48, 48, 1))
+        model = keras.Model(inputs, model(build_augmenter(augment_cfg, seed=1)(inputs)))
+    model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    x = rng.random((batch * steps, 48, 48, 1), dtype=np.float32)
+    y = np.eye(7, dtype=np.float32)[rng.integers(0, 7, batch * steps)]
+    started = time.perf_counter()
+    model.fit(x[: batch * 2], y[: batch * 2], batch_size=batch, verbose=0)
+    compiled = time.perf_counter() - started
+    started = time.perf_counter()
+    model.fit(x, y, batch_size=batch, verbose=0)
+    return compiled, (time.perf_counter() - started) / steps * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--params", default="params.yaml")
+    args = parser.parse_args()
+    augment_cfg = load_params(args.params)["train"]["augment"]
+    print(f"backend {keras.backend.backend()}, batch {args.batch}")
+    print("| policy | augmentation | compile + 2 steps (s) | ms per step |")
+    print("|---|---|---:|---:|")
+    for policy in ("float32", "mixed_bfloat16"):
+        for label, cfg in (("none", None), ("train.augment", augment_cfg)):
+            compiled, per_step = time_step(cfg, policy, args.batch, args.steps)
+            print(f"| {policy} | {label} | {compiled:.1f} | {per_step:.1f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,198 @@
+"""The train recipe on a GPU under any Keras backend (JAX on the lent GPU machine, where TensorFlow
+cannot be installed): several members in parallel processes, then students distilled from their
+average. The same architectures, augmentation and optimisers as the train stage; `.keras` out.
+
+    KERAS_BACKEND=jax python -m emoscan.model.accelerated            # every member, then students
+    KERAS_BACKEND=jax python -m emoscan.model.accelerated --member a # one member (a child process)
+
+Each member and student is a key of `accelerated.members` / `accelerated.students` in params.yaml,
+whose values override `train`. Training is sized to a wall-clock budget: after the warm-up epochs
+the epoch time is measured and the cosine schedule is laid over the epochs that fit, so a run
+always finishes its annealing. Selection uses the validation split only (best epoch on
+`val_accuracy`). The outputs come back as committed `train.init_from` / `train.ensemble_with`
+inputs of the DVC pipeline, which evaluates, registers and exports them like any other model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from emoscan import CLASSES
+from emoscan.config import ParamsError, load_params, require
+from emoscan.data.split import load_split
+from emoscan.model.architectures import average_ensemble, build_model, builder_kwargs
+from emoscan.model.augment import build_augmenter
+from emoscan.model.recipe import check_train_params, class_weights, optimizer, soft_targets
+
+log = logging.getLogger(__name__)
+
+
+class BudgetCosine(keras.callbacks.Callback):
+    """Linear warm-up, then per-epoch cosine decay to zero over as many epochs as fit the budget.
+
+    The epoch count is fixed once, after the warm-up, from the measured epoch time (the first
+    epoch, which compiles, is left out of the measurement); training stops when it is reached.
+    """
+
+    def __init__(self, peak_lr: float, max_epochs: int, warmup_epochs: int, budget_s: float, started: float):
+        super().__init__()
+        self.peak_lr, self.max_epochs, self.budget_s, self.started = peak_lr, max_epochs, budget_s, started
+        self.warmup = max(2, warmup_epochs)  # >= 2 so one epoch after compilation is timed
+        self.total = max_epochs
+        self._epoch_started = 0.0
+        self._timed: list[float] = []
+
+    def learning_rate(self, epoch: int) -> float:
+        """The rate for `epoch` (0-based) under the current epoch count."""
+        if epoch < self.warmup:
+            return self.peak_lr * (epoch + 1) / self.warmup
+        # the epoch's midpoint, so the first annealed epoch is below the peak and the last above zero
+        progress = (epoch - self.warmup + 0.5) / max(1, self.total - self.warmup)
+        return 0.5 * self.peak_lr * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._epoch_started = time.time()
+        self.model.optimizer.learning_rate = self.learning_rate(epoch)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if epoch >= 1:
+            self._timed.append(time.time() - self._epoch_started)
+        if epoch == self.warmup - 1:
+            per_epoch = float(np.mean(self._timed))
+            left = self.budget_s - (time.time() - self.started)
+            fits = epoch + 1 + int(left / (per_epoch * 1.05))
+            self.total = max(self.warmup + 1, min(self.max_epochs, fits))
+            log.info("%.2f s per epoch: training %d epochs (budget %.0f s)", per_epoch, self.total, self.budget_s)
+        if logs is not None:
+            logs["learning_rate"] = self.learning_rate(epoch)
+        if epoch + 1 >= self.total:
+            self.model.stop_training = True
+
+
+def run_config(params: dict, group: str, name: str) -> dict:
+    """`train` with the overrides of `accelerated.<group>.<name>`, checked like the train stage's."""
+    acc = params["accelerated"]
+    runs = require(acc, group, dict, where="accelerated")
+    if name not in runs:
+        raise ParamsError(f"accelerated.{group}: no run {name!r} (have {sorted(runs)})")
+    overrides = runs[name] or {}
+    cfg = {**params["train"], **overrides, "ensemble_with": [], "distill_from": [],
+           "init_from": overrides.get("init_from", "")}
+    check_train_params(cfg)
+    return cfg
+
+
+def as_inputs(x: np.ndarray) -> np.ndarray:
+    """uint8 (N, 48, 48) images as the network's (N, 48, 48, 1) float32 input in [0, 1]."""
+    return x[..., None].astype("float32") / 255.0
+
+
+def fit(params: dict, group: str, name: str, teachers: list[str] | None = None) -> dict:
+    """Train member or student `name` and save `<output_dir>/<name>.keras` (float32) with its log
+    and provenance JSON; returns the provenance."""
+    started = time.time()
+    acc, cfg = params["accelerated"], run_config(params, group, name)
+    keras.utils.set_random_seed(cfg["seed"])
+    if cfg["mixed_precision"]:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    out = Path(acc["output_dir"])
+    out.mkdir(parents=True, exist_ok=True)
+    x_train, y_train = load_split(acc["data_dir"], "train")
+    x_val, y_val = load_split(acc["data_dir"], "val")
+    n, size = len(CLASSES), params["image_size"]
+    targets = np.eye(n, dtype="float32")[y_train]
+    if teachers:
+        keras.mixed_precision.set_global_policy("float32")
+        teacher = average_ensemble([keras.saving.load_model(t, compile=False) for t in teachers], size)
+        targets = soft_targets(teacher, x_train, y_train, cfg["distill_alpha"], cfg["distill_temperature"])
+        if cfg["mixed_precision"]:
+            keras.mixed_precision.set_global_policy("mixed_bfloat16")
+
+    net = build_model(cfg["architecture"], size, n, **builder_kwargs(cfg))
+    if cfg["init_from"]:
+        net.set_weights(keras.saving.load_model(cfg["init_from"], compile=False).get_weights())
+    inputs = keras.Input((size, size, 1), name="image")
+    trainer = keras.Model(inputs, net(build_augmenter(cfg["augment"], cfg["seed"])(inputs)), name=f"train_{name}")
+    trainer.compile(optimizer=optimizer(cfg, float(cfg["learning_rate"])), metrics=["accuracy"],
+                    loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg["label_smoothing"]))
+
+    schedule = BudgetCosine(float(cfg["learning_rate"]), cfg["epochs"], cfg["warmup_epochs"],
+                            float(acc["time_budget_minutes"][group]) * 60, started)
+    callbacks = [schedule, keras.callbacks.CSVLogger(str(out / f"{name}_log.csv")),
+                 keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=cfg["epochs"],
+                                               restore_best_weights=True)]
+    history = trainer.fit(as_inputs(x_train), targets, batch_size=cfg["batch_size"], epochs=cfg["epochs"],
+                          shuffle=True, validation_data=(as_inputs(x_val), np.eye(n, dtype="float32")[y_val]),
+                          callbacks=callbacks, verbose=2,
+                          class_weight=class_weights(y_train, cfg.get("class_weight_power", 0.0)))
+    keras.mixed_precision.set_global_policy("float32")
+    saved = build_model(cfg["architecture"], size, n, **builder_kwargs(cfg))
+    saved.set_weights(net.get_weights())  # mixed precision keeps float32 variables: a float32 copy
+    saved.save(out / f"{name}.keras")
+    x_val_in = as_inputs(x_val)
+    val_probs = np.concatenate([keras.ops.convert_to_numpy(saved(x_val_in[i:i + 512], training=False))
+                                for i in range(0, len(x_val), 512)])
+    provenance = {
+        "name": name, "role": group, "architecture": cfg["architecture"], "width": cfg.get("width", 1.0),
+        "params": saved.count_params(), "recipe": params["accelerated"][group][name] or {},
+        "teachers": teachers or [],
+        "distill": {"alpha": cfg["distill_alpha"], "temperature": cfg["distill_temperature"]} if teachers else None,
+        "epochs": len(history.history["loss"]), "val_accuracy": float((val_probs.argmax(1) == y_val).mean()),
+        "minutes": round((time.time() - started) / 60, 2), "keras_backend": keras.backend.backend(),
+        "keras": keras.__version__, "device": os.environ.get("EMOSCAN_DEVICE", "unknown"),
+    }
+    (out / f"{name}.json").write_text(json.dumps(provenance, indent=2))
+    log.info("%s: %d epochs, val accuracy %.4f, %.1f min", name, provenance["epochs"],
+             provenance["val_accuracy"], provenance["minutes"])
+    return provenance
+
+
+def run_parallel(group: str, names: list[str], params_path: str) -> list[str]:
+    """Train `names` in one child process each (one GPU is shared); returns those that finished."""
+    env = {**os.environ, "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}  # several processes share the GPU
+    procs = {name: subprocess.Popen([sys.executable, "-m", "emoscan.model.accelerated", f"--{group[:-1]}", name,
+                                     "--params", params_path], env=env) for name in names}
+    return [name for name, proc in procs.items() if proc.wait() == 0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: every member in parallel then every student, or one run with --member/--student."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--params", default="params.yaml")
+    one = parser.add_mutually_exclusive_group()
+    one.add_argument("--member", help="train one member of accelerated.members")
+    one.add_argument("--student", help="distil one student of accelerated.students from the members")
+    args = parser.parse_args(argv)
+    params = load_params(args.params)
+    acc = params["accelerated"]
+    out = Path(acc["output_dir"])
+    if args.member:
+        fit(params, "members", args.member)
+        return 0
+    if args.student:
+        teachers = [str(out / f"{m}.keras") for m in acc["members"] if (out / f"{m}.keras").exists()]
+        fit(params, "students", args.student, teachers=teachers)
+        return 0
+    members = run_parallel("members", list(acc["members"]), args.params)
+    log.info("members finished: %s", members)
+    if not members:
+        return 1
+    students = run_parallel("students", list(acc["students"]), args.params) if acc["students"] else []
+    log.info("students finished: %s", students)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,71 @@
+"""The training recipe's backend-free parts, shared by the train stage (TensorFlow, CPU) and the
+accelerated trainer (JAX, GPU): parameter checks, class weights and the optimiser."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from emoscan import CLASSES
+from emoscan.config import ParamsError, require
+from emoscan.model.architectures import ARCHITECTURES
+
+
+def check_train_params(cfg: dict) -> None:
+    """Validate the train section of params.yaml with messages naming the key."""
+    require(cfg, "architecture", str, where="train", choices=tuple(ARCHITECTURES))
+    require(cfg, "epochs", int, where="train", low=1)
+    require(cfg, "batch_size", int, where="train", low=1, high=4096)
+    require(cfg, "optimizer", str, where="train", choices=("sgd", "adam", "adamw"))
+    require(cfg, "learning_rate", (int, float), where="train", low=1e-7, high=10)
+    require(cfg, "lr_schedule", str, where="train", choices=("cosine", "plateau"))
+    require(cfg, "label_smoothing", (int, float), where="train", low=0, high=0.5)
+    require(cfg, "warmup_epochs", int, where="train", low=0)
+    require(cfg, "weight_decay", (int, float), where="train", low=0, high=1)
+    require(cfg, "mixed_precision", bool, where="train")
+    require(cfg, "width", (int, float), where="train", low=0.25, high=4)
+    require(cfg, "augment", dict, where="train")
+    for teacher in require(cfg, "distill_from", list, where="train"):
+        if not isinstance(teacher, str) or not Path(teacher).is_file():
+            raise ParamsError(f"train.distill_from: {teacher!r} is not a .keras file")
+    require(cfg, "distill_alpha", (int, float), where="train", low=0, high=1)
+    require(cfg, "distill_temperature", (int, float), where="train", low=0.5, high=10)
+    for member in require(cfg, "ensemble_with", list, where="train"):
+        if not isinstance(member, str) or not Path(member).is_file():
+            raise ParamsError(f"train.ensemble_with: {member!r} is not a .keras file")
+
+
+def class_weights(y: np.ndarray, power: float) -> dict[int, float] | None:
+    """Inverse-frequency class weights raised to `power` (0 disables them)."""
+    if not power:
+        return None
+    counts = np.bincount(y, minlength=len(CLASSES)).astype(float)
+    weights = (counts.sum() / (len(CLASSES) * np.maximum(counts, 1))) ** power
+    return {i: float(w) for i, w in enumerate(weights)}
+
+
+def optimizer(cfg: dict, learning_rate) -> keras.optimizers.Optimizer:
+    """SGD (Nesterov), Adam or AdamW as `cfg["optimizer"]` says, at `learning_rate` (a float or a schedule)."""
+    wd = float(cfg["weight_decay"]) or None
+    if cfg["optimizer"] == "sgd":
+        return keras.optimizers.SGD(learning_rate, momentum=cfg.get("momentum", 0.9), nesterov=True, weight_decay=wd)
+    if cfg["optimizer"] == "adamw":
+        return keras.optimizers.AdamW(learning_rate, weight_decay=wd or 0.004)
+    return keras.optimizers.Adam(learning_rate)
+
+
+def soft_targets(teacher: keras.Model, x: np.ndarray, y: np.ndarray, alpha: float, temperature: float,
+                 batch_size: int = 512) -> np.ndarray:
+    """Distillation targets (N, classes): `alpha` x the one-hot labels + (1 - alpha) x the teacher's
+    flip-averaged probabilities on the un-augmented images, softened by `temperature` (p^(1/T),
+    renormalised). Computed once, so training costs no teacher forward passes."""
+    from emoscan.model.evaluate import predict_probabilities
+
+    probs = predict_probabilities(lambda b: keras.ops.convert_to_numpy(teacher(b, training=False)), x, "flip",
+                                  batch_size)
+    sharpened = np.power(np.clip(probs, 1e-8, 1.0), 1.0 / temperature)
+    sharpened /= sharpened.sum(axis=1, keepdims=True)
+    onehot = np.eye(probs.shape[1], dtype=np.float32)[y]
+    return (alpha * onehot + (1.0 - alpha) * sharpened).astype(np.float32)

@@ -1,0 +1,133 @@
+"""Knowledge distillation targets, augmentation, the time-budgeted schedule and the accelerated
+(any-backend) trainer, on real Keras models and small arrays."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from emoscan.model.architectures import build_model
+from emoscan.model.evaluate import predict_probabilities
+from emoscan.model.recipe import soft_targets
+
+
+@pytest.fixture(scope="module")
+def teacher() -> keras.Model:
+    return keras.saving.load_model("models/warm_start/emoscan_vgg_v3.keras", compile=False)
+
+
+@pytest.fixture()
+def arrays(tmp_path):
+    rng = np.random.default_rng(3)
+    data = tmp_path / "processed"
+    data.mkdir()
+    for split, n in (("train", 64), ("val", 32)):
+        np.savez(data / f"{split}.npz", x=rng.integers(0, 255, (n, 48, 48), dtype=np.uint8), y=np.arange(n) % 7)
+    return data
+
+
+def test_distillation_targets_mix_labels_with_the_teachers_flip_averaged_probabilities(teacher):
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 255, (20, 48, 48), dtype=np.uint8), rng.integers(0, 7, 20)
+    teacher_probs = predict_probabilities(lambda b: np.asarray(teacher(b)), x, "flip")
+
+    np.testing.assert_allclose(soft_targets(teacher, x, y, alpha=1.0, temperature=2.0), np.eye(7)[y], atol=1e-6)
+    np.testing.assert_allclose(soft_targets(teacher, x, y, alpha=0.0, temperature=1.0), teacher_probs, atol=1e-5)
+    mixed = soft_targets(teacher, x, y, alpha=0.3, temperature=2.0)
+    np.testing.assert_allclose(mixed.sum(axis=1), 1.0, atol=1e-5)
+    assert (mixed[np.arange(20), y] >= 0.3).all()
+
+    def entropy(p):
+        return float(-(p * np.log(np.clip(p, 1e-12, 1))).sum(axis=1).mean())
+
+    hot, soft = (soft_targets(teacher, x, y, 0.0, t) for t in (1.0, 4.0))
+    assert entropy(soft) > entropy(hot), "a higher temperature softens the teacher's distribution"
+
+
+def test_train_stage_fits_the_soft_targets_and_names_a_missing_teacher(tmp_path, arrays, monkeypatch, teacher):
+    from emoscan.config import ParamsError
+    from emoscan.model import train as train_module
+
+    params = yaml.safe_load(open("params.yaml"))
+    params["split"]["output_dir"] = str(arrays)
+    params["train"].update(epochs=1, batch_size=32, output_dir=str(tmp_path / "train"), log_dir=str(tmp_path / "logs"),
+                           init_from="", ensemble_with=[], distill_from=["models/warm_start/emoscan_vgg_v3.keras"],
+                           distill_alpha=0.4, distill_temperature=2.0)
+    params["mlflow"]["tracking_uri"] = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    seen = {}
+    real_make_dataset = train_module.make_dataset
+
+    def recording_make_dataset(x, y, *args, training=False, **kwargs):
+        if training:
+            seen["targets"] = y
+        return real_make_dataset(x, y, *args, training=training, **kwargs)
+
+    monkeypatch.setattr(train_module, "make_dataset", recording_make_dataset)
+    train_module.train(params)
+    x, y = np.load(arrays / "train.npz")["x"], np.load(arrays / "train.npz")["y"]
+    # the only teacher averaged alone is itself
+    np.testing.assert_allclose(seen["targets"], soft_targets(teacher, x, y, 0.4, 2.0), atol=1e-5)
+
+    params["train"]["distill_from"] = ["models/warm_start/missing.keras"]
+    with pytest.raises(ParamsError, match="train.distill_from: 'models/warm_start/missing.keras'"):
+        train_module.train(params)
+
+
+def test_augmenter_keeps_the_input_range_and_is_identity_at_inference():
+    from emoscan.model.augment import build_augmenter
+
+    cfg = yaml.safe_load(open("params.yaml"))["train"]["augment"] | {"random_erasing": 1.0}
+    augment = build_augmenter(cfg, seed=1)
+    x = np.random.default_rng(2).random((32, 48, 48, 1), dtype=np.float32)
+    out = keras.ops.convert_to_numpy(augment(x, training=True))
+    assert out.shape == x.shape and out.min() >= 0.0 and out.max() <= 1.0
+    assert not np.allclose(out, x)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(augment(x, training=False)), x)
+
+
+def test_budget_cosine_warms_up_then_anneals_to_zero_over_the_epochs_that_fit():
+    from emoscan.model.accelerated import BudgetCosine
+
+    schedule = BudgetCosine(peak_lr=0.1, max_epochs=10, warmup_epochs=2, budget_s=60, started=0.0)
+    assert [round(schedule.learning_rate(e), 4) for e in (0, 1)] == [0.05, 0.1]
+    rates = [schedule.learning_rate(e) for e in range(2, 10)]
+    assert all(a > b for a, b in zip(rates, rates[1:])) and rates[0] < 0.1
+    assert rates[-1] == pytest.approx(0.5 * 0.1 * (1 + np.cos(np.pi * 7.5 / 8)))
+    schedule.total = 6  # fewer epochs fit: the same anneal, compressed
+    assert schedule.learning_rate(5) == pytest.approx(0.5 * 0.1 * (1 + np.cos(np.pi * 3.5 / 4)))
+
+
+@pytest.mark.slow
+def test_accelerated_trainer_fits_members_and_a_distilled_student_within_budget(tmp_path, arrays):
+    from emoscan.config import ParamsError
+    from emoscan.model.accelerated import fit
+
+    params = yaml.safe_load(open("params.yaml"))
+    params["accelerated"] = {
+        "data_dir": str(arrays), "output_dir": str(tmp_path / "out"),
+        "time_budget_minutes": {"members": 0.01, "students": 10},
+        "members": {"m": {"epochs": 50, "batch_size": 32, "mixed_precision": True, "seed": 1}},
+        "students": {"s": {"epochs": 4, "batch_size": 32, "width": 0.5, "distill_alpha": 0.5, "seed": 2}},
+    }
+    member = fit(params, "members", "m")
+    assert member["epochs"] == 3, "a budget too small for more stops after warm-up + one annealed epoch"
+    log = pd.read_csv(tmp_path / "out" / "m_log.csv")
+    assert len(log) == 3 and log["learning_rate"].iloc[-1] < log["learning_rate"].max()
+    saved = keras.saving.load_model(tmp_path / "out" / "m.keras", compile=False)
+    assert all(layer.dtype_policy.name == "float32" for layer in saved.layers)
+    x_val = np.load(arrays / "val.npz")["x"][..., None].astype("float32") / 255.0
+    val_accuracy = float((np.asarray(saved(x_val)).argmax(1) == np.load(arrays / "val.npz")["y"]).mean())
+    assert member["val_accuracy"] == pytest.approx(val_accuracy)
+    assert json.loads((tmp_path / "out" / "m.json").read_text())["keras_backend"] == keras.backend.backend()
+
+    student = fit(params, "students", "s", teachers=[str(tmp_path / "out" / "m.keras")])
+    assert student["epochs"] == 4 and student["distill"] == {"alpha": 0.5, "temperature": 2.0}
+    assert student["params"] < member["params"], "width 0.5 builds the narrower network"
+
+    with pytest.raises(ParamsError, match="accelerated.members: no run 'x'"):
+        fit(params, "members", "x")
