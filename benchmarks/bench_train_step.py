@@ -1,5 +1,6 @@
-"""Time one training step of `emoscan_vgg` with and without the train stage's augmentation layers,
-in float32 and mixed bfloat16, on whatever Keras backend and device is active.
+"""Time one training step of `emoscan_vgg` without augmentation, with the train stage's Keras
+augmentation layers and with the fused affine augmenter (`accelerated.fused_affine`), in float32
+and mixed bfloat16, on whatever Keras backend and device is active.
 
     KERAS_BACKEND=jax python benchmarks/bench_train_step.py        # e.g. on the lent GPU
     python benchmarks/bench_train_step.py --steps 10                 # TensorFlow on this CPU
@@ -18,15 +19,17 @@ import numpy as np
 from emoscan.config import load_params
 from emoscan.model.architectures import build_model
 from emoscan.model.augment import build_augmenter
+from emoscan.model.fused_affine import build_fused_augmenter
 
 
-def time_step(augment_cfg: dict | None, policy: str, batch: int, steps: int) -> tuple[float, float]:
-    """(seconds to compile + run two steps, milliseconds per step afterwards)."""
+def time_step(augmenter, augment_cfg: dict, policy: str, batch: int, steps: int) -> tuple[float, float]:
+    """(seconds to compile + run two steps, milliseconds per step afterwards); `augmenter` builds
+    the augmentation model from `augment_cfg` (None: no augmentation)."""
     keras.mixed_precision.set_global_policy(policy)
     model = build_model("emoscan_vgg")
-    if augment_cfg is not None:
+    if augmenter is not None:
         inputs = keras.Input((48, 48, 1))
-        model = keras.Model(inputs, model(build_augmenter(augment_cfg, seed=1)(inputs)))
+        model = keras.Model(inputs, model(augmenter(augment_cfg, seed=1)(inputs)))
     model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="categorical_crossentropy")
     rng = np.random.default_rng(0)
     x = rng.random((batch * steps, 48, 48, 1), dtype=np.float32)
@@ -49,9 +52,10 @@ def main() -> None:
     print(f"backend {keras.backend.backend()}, batch {args.batch}")
     print("| policy | augmentation | compile + 2 steps (s) | ms per step |")
     print("|---|---|---:|---:|")
+    augmenters = {"none": None, "Keras layers": build_augmenter, "fused affine": build_fused_augmenter}
     for policy in ("float32", "mixed_bfloat16"):
-        for label, cfg in (("none", None), ("train.augment", augment_cfg)):
-            compiled, per_step = time_step(cfg, policy, args.batch, args.steps)
+        for label, augmenter in augmenters.items():
+            compiled, per_step = time_step(augmenter, augment_cfg, policy, args.batch, args.steps)
             print(f"| {policy} | {label} | {compiled:.1f} | {per_step:.1f} |", flush=True)
 
 

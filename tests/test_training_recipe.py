@@ -131,3 +131,36 @@ def test_accelerated_trainer_fits_members_and_a_distilled_student_within_budget(
 
     with pytest.raises(ParamsError, match="accelerated.members: no run 'x'"):
         fit(params, "members", "x")
+
+
+def test_fused_affine_resampling_matches_known_transforms():
+    from emoscan.model.fused_affine import affine_resample
+
+    rng = np.random.default_rng(4)
+    x = rng.random((3, 48, 48, 1), dtype=np.float32)
+    one, zero = np.ones(3, np.float32), np.zeros(3, np.float32)
+
+    def resample(a, b, c, d, tx, ty):
+        return keras.ops.convert_to_numpy(affine_resample(x, a * one, b * one, c * one, d * one, tx * one, ty * one))
+
+    np.testing.assert_allclose(resample(1, 0, 0, 1, 0, 0), x, atol=1e-6)
+    np.testing.assert_allclose(resample(-1, 0, 0, 1, 0, 0), x[:, :, ::-1], atol=1e-6)  # mirror
+    shifted = resample(1, 0, 0, 1, 3, 0)  # reads 3 px to the right; the last column repeats at the edge
+    np.testing.assert_allclose(shifted[:, :, :45], x[:, :, 3:], atol=1e-6)
+    np.testing.assert_allclose(shifted[:, :, 45:], np.repeat(x[:, :, 47:], 3, axis=2), atol=1e-6)
+    half = resample(1, 0, 0, 1, 0.5, 0)  # half a pixel: the mean of neighbours
+    np.testing.assert_allclose(half[:, :, :47], (x[:, :, :47] + x[:, :, 1:]) / 2, atol=1e-6)
+    rotated = resample(0, -1, 1, 0, 0, 0)  # a quarter turn of a square image
+    np.testing.assert_allclose(rotated, np.rot90(x, k=1, axes=(1, 2)), atol=1e-5)
+
+
+def test_fused_augmenter_is_random_in_range_and_identity_at_inference():
+    from emoscan.model.fused_affine import build_fused_augmenter
+
+    cfg = yaml.safe_load(open("params.yaml"))["train"]["augment"]
+    augment = build_fused_augmenter(cfg, seed=5)
+    x = np.random.default_rng(6).random((16, 48, 48, 1), dtype=np.float32)
+    first, second = (keras.ops.convert_to_numpy(augment(x, training=True)) for _ in range(2))
+    assert first.shape == x.shape and 0.0 <= first.min() and first.max() <= 1.0
+    assert not np.allclose(first, x) and not np.allclose(first, second), "a new draw every call"
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(augment(x, training=False)), x)

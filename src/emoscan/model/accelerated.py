@@ -33,6 +33,7 @@ from emoscan.config import ParamsError, load_params, require
 from emoscan.data.split import load_split
 from emoscan.model.architectures import average_ensemble, build_model, builder_kwargs
 from emoscan.model.augment import build_augmenter
+from emoscan.model.fused_affine import build_fused_augmenter
 from emoscan.model.recipe import check_train_params, class_weights, optimizer, soft_targets
 
 log = logging.getLogger(__name__)
@@ -123,7 +124,8 @@ def fit(params: dict, group: str, name: str, teachers: list[str] | None = None) 
     if cfg["init_from"]:
         net.set_weights(keras.saving.load_model(cfg["init_from"], compile=False).get_weights())
     inputs = keras.Input((size, size, 1), name="image")
-    trainer = keras.Model(inputs, net(build_augmenter(cfg["augment"], cfg["seed"])(inputs)), name=f"train_{name}")
+    augmenter = (build_fused_augmenter if acc.get("fused_affine") else build_augmenter)(cfg["augment"], cfg["seed"])
+    trainer = keras.Model(inputs, net(augmenter(inputs)), name=f"train_{name}")
     trainer.compile(optimizer=optimizer(cfg, float(cfg["learning_rate"])), metrics=["accuracy"],
                     loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg["label_smoothing"]))
 
@@ -151,6 +153,7 @@ def fit(params: dict, group: str, name: str, teachers: list[str] | None = None) 
         "epochs": len(history.history["loss"]), "val_accuracy": float((val_probs.argmax(1) == y_val).mean()),
         "minutes": round((time.time() - started) / 60, 2), "keras_backend": keras.backend.backend(),
         "keras": keras.__version__, "device": os.environ.get("EMOSCAN_DEVICE", "unknown"),
+        "fused_affine": bool(acc.get("fused_affine")),
     }
     (out / f"{name}.json").write_text(json.dumps(provenance, indent=2))
     log.info("%s: %d epochs, val accuracy %.4f, %.1f min", name, provenance["epochs"],
