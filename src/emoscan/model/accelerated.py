@@ -113,12 +113,9 @@ def fit(params: dict, group: str, name: str, teachers: list[str] | None = None) 
     x_val, y_val = load_split(acc["data_dir"], "val")
     n, size = len(CLASSES), params["image_size"]
     targets = np.eye(n, dtype="float32")[y_train]
-    if teachers:
-        keras.mixed_precision.set_global_policy("float32")
+    if teachers:  # saved members and the ensemble's average compute in float32 under any global policy
         teacher = average_ensemble([keras.saving.load_model(t, compile=False) for t in teachers], size)
         targets = soft_targets(teacher, x_train, y_train, cfg["distill_alpha"], cfg["distill_temperature"])
-        if cfg["mixed_precision"]:
-            keras.mixed_precision.set_global_policy("mixed_bfloat16")
 
     net = build_model(cfg["architecture"], size, n, **builder_kwargs(cfg))
     if cfg["init_from"]:
@@ -134,15 +131,15 @@ def fit(params: dict, group: str, name: str, teachers: list[str] | None = None) 
     callbacks = [schedule, keras.callbacks.CSVLogger(str(out / f"{name}_log.csv")),
                  keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=cfg["epochs"],
                                                restore_best_weights=True)]
+    x_val_in = as_inputs(x_val)
     history = trainer.fit(as_inputs(x_train), targets, batch_size=cfg["batch_size"], epochs=cfg["epochs"],
-                          shuffle=True, validation_data=(as_inputs(x_val), np.eye(n, dtype="float32")[y_val]),
+                          shuffle=True, validation_data=(x_val_in, np.eye(n, dtype="float32")[y_val]),
                           callbacks=callbacks, verbose=2,
                           class_weight=class_weights(y_train, cfg.get("class_weight_power", 0.0)))
     keras.mixed_precision.set_global_policy("float32")
     saved = build_model(cfg["architecture"], size, n, **builder_kwargs(cfg))
     saved.set_weights(net.get_weights())  # mixed precision keeps float32 variables: a float32 copy
     saved.save(out / f"{name}.keras")
-    x_val_in = as_inputs(x_val)
     val_probs = np.concatenate([keras.ops.convert_to_numpy(saved(x_val_in[i:i + 512], training=False))
                                 for i in range(0, len(x_val), 512)])
     provenance = {
