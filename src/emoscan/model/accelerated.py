@@ -31,10 +31,10 @@ import numpy as np
 from emoscan import CLASSES
 from emoscan.config import ParamsError, load_params, require
 from emoscan.data.split import load_split
-from emoscan.model.architectures import average_ensemble, build_model, builder_kwargs
+from emoscan.model.architectures import build_model, builder_kwargs
 from emoscan.model.augment import build_augmenter
 from emoscan.model.fused_affine import build_fused_augmenter
-from emoscan.model.recipe import check_train_params, class_weights, optimizer, soft_targets
+from emoscan.model.recipe import check_train_params, class_weights, optimizer, teacher_targets
 
 log = logging.getLogger(__name__)
 
@@ -113,9 +113,8 @@ def fit(params: dict, group: str, name: str, teachers: list[str] | None = None) 
     x_val, y_val = load_split(acc["data_dir"], "val")
     n, size = len(CLASSES), params["image_size"]
     targets = np.eye(n, dtype="float32")[y_train]
-    if teachers:  # saved members and the ensemble's average compute in float32 under any global policy
-        teacher = average_ensemble([keras.saving.load_model(t, compile=False) for t in teachers], size)
-        targets = soft_targets(teacher, x_train, y_train, cfg["distill_alpha"], cfg["distill_temperature"])
+    if teachers:
+        targets = teacher_targets(teachers, x_train, y_train, cfg["distill_alpha"], cfg["distill_temperature"], size)
 
     net = build_model(cfg["architecture"], size, n, **builder_kwargs(cfg))
     if cfg["init_from"]:

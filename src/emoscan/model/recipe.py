@@ -1,5 +1,5 @@
 """The training recipe's backend-free parts, shared by the train stage (TensorFlow, CPU) and the
-accelerated trainer (JAX, GPU): parameter checks, class weights and the optimiser."""
+accelerated trainer (JAX, GPU): parameter checks, class weights, the optimiser and distillation targets."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 
 from emoscan import CLASSES
 from emoscan.config import ParamsError, require
-from emoscan.model.architectures import ARCHITECTURES
+from emoscan.model.architectures import ARCHITECTURES, average_ensemble
 
 
 def check_train_params(cfg: dict) -> None:
@@ -69,3 +69,11 @@ def soft_targets(teacher: keras.Model, x: np.ndarray, y: np.ndarray, alpha: floa
     sharpened /= sharpened.sum(axis=1, keepdims=True)
     onehot = np.eye(probs.shape[1], dtype=np.float32)[y]
     return (alpha * onehot + (1.0 - alpha) * sharpened).astype(np.float32)
+
+
+def teacher_targets(teachers: list[str], x: np.ndarray, y: np.ndarray, alpha: float, temperature: float,
+                    image_size: int) -> np.ndarray:
+    """`soft_targets` from the average of the `.keras` files in `teachers` (computed in float32 under
+    any global precision policy)."""
+    teacher = average_ensemble([keras.saving.load_model(t, compile=False) for t in teachers], image_size)
+    return soft_targets(teacher, x, y, alpha, temperature)

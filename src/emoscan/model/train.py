@@ -21,7 +21,7 @@ from emoscan import CLASSES
 from emoscan.data.split import load_split
 from emoscan.model.architectures import average_ensemble, build_model, builder_kwargs
 from emoscan.model.augment import make_dataset
-from emoscan.model.recipe import check_train_params, class_weights, optimizer, soft_targets
+from emoscan.model.recipe import check_train_params, class_weights, optimizer, teacher_targets
 from emoscan.model.tracking import flatten_params, setup_tracking
 from emoscan.plots import plot_training_curves
 
@@ -110,9 +110,8 @@ def train(params: dict) -> dict:
     targets = y_train
     if cfg["distill_from"]:
         # knowledge distillation: soft targets from the teachers' average, computed once before training
-        teacher = average_ensemble([keras.saving.load_model(t, compile=False) for t in cfg["distill_from"]],
-                                   params["image_size"])
-        targets = soft_targets(teacher, x_train, y_train, cfg["distill_alpha"], cfg["distill_temperature"])
+        targets = teacher_targets(cfg["distill_from"], x_train, y_train, cfg["distill_alpha"],
+                                  cfg["distill_temperature"], params["image_size"])
         log.info("distilling from %s (alpha %.2f, T %.1f)", cfg["distill_from"], cfg["distill_alpha"],
                  cfg["distill_temperature"])
     train_ds = make_dataset(x_train, targets, cfg["batch_size"], n, training=True,
