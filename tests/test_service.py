@@ -75,8 +75,11 @@ def test_metadata_and_health(server):
     assert meta["model"]["origin"] == "shipped", "a fresh clone serves the model shipped in the repo"
     assert "YuNet" in meta["face_detector"]["name"]
     assert meta["limits"]["max_image_mb"] == 1
-    shipped_tta = json.loads((SHIPPED_MODEL_DIR / "preprocessing.json").read_text())["test_time_augmentation"]
-    assert meta["inference"]["tta"] == "bundle" and meta["model"]["test_time_augmentation"] == shipped_tta
+    shipped = json.loads((SHIPPED_MODEL_DIR / "preprocessing.json").read_text())
+    assert meta["inference"]["tta"] == "bundle" and meta["model"]["test_time_augmentation"] == shipped["test_time_augmentation"]
+    # the shipped bundle is the int8 graph with its class offsets, and the service says so
+    assert meta["model"]["quantization"] == shipped["quantization"] == "int8"
+    assert list(meta["model"]["class_offsets"].values()) == pytest.approx(shipped["class_log_offsets"])
 
 
 def test_detect_finds_every_face(server, media):

@@ -30,12 +30,24 @@ def predict_with_tta(predict: Callable[[np.ndarray], np.ndarray], batch: np.ndar
     return probs
 
 
+def apply_class_offsets(probs: np.ndarray, offsets: np.ndarray | None) -> np.ndarray:
+    """softmax(log(probs) + offsets), the bundle's class calibration (probs unchanged when None)."""
+    if offsets is None:
+        return probs
+    logits = np.log(np.clip(probs, 1e-12, 1.0)) + offsets
+    logits -= logits.max(axis=1, keepdims=True)
+    shifted = np.exp(logits)
+    return (shifted / shifted.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
 class EmotionClassifier:
     """Batch classifier: (N, 48, 48, 1) float32 in [0, 1] -> (N, 7) probabilities, with the
     test-time augmentation named in the bundle's preprocessing.json (none when absent), unless
-    `tta` overrides it ("bundle" or None keeps the bundle's)."""
+    `tta` overrides it ("bundle" or None keeps the bundle's), then the bundle's class offsets
+    (`class_log_offsets`, fitted on the validation split by the export stage) unless
+    `calibrated` is False."""
 
-    def __init__(self, bundle_dir: Path, threads: int = 1, tta: str | None = None) -> None:
+    def __init__(self, bundle_dir: Path, threads: int = 1, tta: str | None = None, calibrated: bool = True) -> None:
         bundle_dir = Path(bundle_dir)
         onnx_path = bundle_dir / "model.onnx" if bundle_dir.is_dir() else bundle_dir
         bundle_dir = onnx_path.parent
@@ -56,6 +68,11 @@ class EmotionClassifier:
             if tta not in TTA_MODES:
                 raise ValueError(f"test-time augmentation {tta!r}: expected 'bundle' or one of {TTA_MODES}")
             self.tta = tta
+        offsets = spec.get("class_log_offsets")
+        if offsets is not None and (not isinstance(offsets, list) or len(offsets) != len(self.labels)):
+            raise ModelBundleError(f"{spec_file}: class_log_offsets must list {len(self.labels)} numbers, got {offsets!r}")
+        self.class_offsets = np.asarray(offsets, np.float64) if offsets is not None and calibrated else None
+        self.quantization = spec.get("quantization", "none")
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -68,4 +85,5 @@ class EmotionClassifier:
         if len(batch) == 0:
             return np.zeros((0, len(self.labels)), np.float32)
         batch = batch.astype(np.float32, copy=False)
-        return predict_with_tta(lambda b: self.session.run(None, {self.input_name: b})[0], batch, self.tta)
+        probs = predict_with_tta(lambda b: self.session.run(None, {self.input_name: b})[0], batch, self.tta)
+        return apply_class_offsets(probs, self.class_offsets)

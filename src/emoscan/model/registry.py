@@ -1,5 +1,6 @@
-"""Register stage: export the trained model, log it to the MLflow Model Registry and move the
-`champion` alias only when the new version beats the current champion on the chosen metric."""
+"""Register stage: log the serving bundle written by the export stage to the MLflow Model Registry
+and move the `champion` alias only when the new version scores at least as high as the current
+champion on the chosen metric (a tie goes to the newer registration: a re-run of the same model)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,15 @@ import json
 import logging
 from pathlib import Path
 
-import keras
 import mlflow
 import onnx
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from emoscan.config import require
-from emoscan.data.split import load_split
-from emoscan.model.export import LABELS_FILE, ONNX_FILE, PREPROCESSING_FILE, export_bundle
+from emoscan.model.export import EXPORT_REPORT, LABELS_FILE, ONNX_FILE, PREPROCESSING_FILE
 from emoscan.model.tracking import setup_tracking
-from emoscan.model.train import BEST_MODEL, RUN_ID_FILE
+from emoscan.model.train import RUN_ID_FILE
 
 SERVING_ARTIFACTS = "serving"
 log = logging.getLogger(__name__)
@@ -39,27 +38,26 @@ def register(params: dict) -> dict:
     name = require(cfg, "model_name", str, where="register")
     alias = require(cfg, "alias", str, where="register")
     metric = require(cfg, "metric", str, where="register")
-    tolerance = require(cfg, "onnx_tolerance", float, where="register", low=0.0)
+    require(cfg, "output_dir", str, where="register")
     metrics = json.loads((Path(params["evaluate"]["output_dir"]) / "metrics.json").read_text())
     if not isinstance(metrics.get(metric), (int, float)):
         numeric = sorted(k for k, v in metrics.items() if isinstance(v, (int, float)))
         raise ValueError(f"register.metric: {metric!r} is not in metrics.json; choose one of {numeric}")
 
-    out = Path(cfg["output_dir"])
-    model = keras.saving.load_model(train_dir / BEST_MODEL, compile=False)
-    x_val, _ = load_split(params["split"]["output_dir"], "val")
-    # serve with the test-time augmentation behind the headline metrics
-    tta = metrics.get("tta", "none")
-    parity = export_bundle(model, out, x_val[:256], tolerance, tta=tta)
+    out, bundle = Path(cfg["output_dir"]), Path(params["export"]["output_dir"])
+    out.mkdir(parents=True, exist_ok=True)
+    export_report = json.loads((bundle / EXPORT_REPORT).read_text())
 
     setup_tracking(params["mlflow"])
     client = MlflowClient()
     run_id = (train_dir / RUN_ID_FILE).read_text().strip()
     with mlflow.start_run(run_id=run_id):
-        mlflow.log_metrics({"onnx_max_abs_diff": parity["max_abs_diff"]})
-        for file in (ONNX_FILE, LABELS_FILE, PREPROCESSING_FILE):
-            mlflow.log_artifact(str(out / file), artifact_path=SERVING_ARTIFACTS)
-        info = mlflow.onnx.log_model(onnx.load(str(out / ONNX_FILE)), name="model",
+        mlflow.log_metrics({"onnx_max_abs_diff": export_report["float32_parity"]["max_abs_diff"],
+                            **({"int8_val_top1_agreement": export_report["int8"]["val_top1_agreement"]}
+                               if "int8" in export_report else {})})
+        for file in (ONNX_FILE, LABELS_FILE, PREPROCESSING_FILE, EXPORT_REPORT):
+            mlflow.log_artifact(str(bundle / file), artifact_path=SERVING_ARTIFACTS)
+        info = mlflow.onnx.log_model(onnx.load(str(bundle / ONNX_FILE)), name="model",
                                      registered_model_name=name)
     version = str(info.registered_model_version)
     score = float(metrics[metric])
@@ -70,11 +68,12 @@ def register(params: dict) -> dict:
     previous_version, previous_score = champion_score(client, name, alias, metric)
     if previous_version is not None and previous_score is None:
         log.warning("champion version %s has no %r tag; the new version takes the alias", previous_version, metric)
-    promoted = previous_score is None or score > previous_score
+    promoted = previous_score is None or score >= previous_score
     if promoted:
         client.set_registered_model_alias(name, alias, version)
     result = {"model_name": name, "version": version, "run_id": run_id, "metric": metric, "score": score,
               "alias": alias, "promoted": promoted, "previous_champion": previous_version,
-              "previous_score": previous_score, "onnx_parity": parity}
+              "previous_score": previous_score, "onnx_parity": export_report["float32_parity"],
+              "int8": export_report.get("int8")}
     (out / "registration.json").write_text(json.dumps(result, indent=2))
     return result

@@ -15,14 +15,14 @@ import keras
 
 from emoscan.config import load_params
 from emoscan.model.evaluate import per_class_table
-from emoscan.model.export import LABELS_FILE, ONNX_FILE, PREPROCESSING_FILE
+from emoscan.model.export import EXPORT_REPORT, LABELS_FILE, ONNX_FILE, PREPROCESSING_FILE
 from emoscan.model.train import BEST_MODEL, TRAINING_PLOT
 
 CARD = """# emoscan-fer2013 — model card
 
 Facial expression classifier for 48x48 grayscale face crops; 7 classes (angry, disgust, fear,
-happy, neutral, sad, surprise). Served with ONNX Runtime (`model.onnx`); `model.keras` holds the
-same weights for the pipeline (evaluation, warm starts).
+happy, neutral, sad, surprise). Served with ONNX Runtime (`model.onnx`, {quantization});
+`model.keras` holds the float32 weights for the pipeline (export, warm starts).
 
 ## Data
 FER-2013 (Goodfellow et al., 2013) as the Kaggle image-folder download: {train} training and
@@ -41,12 +41,13 @@ validation split only, and so does the register stage's choice of champion
 Reproduce: `dvc repro` with the committed `params.yaml` (2 CPU cores: about {minutes:.0f} min),
 then `python -m emoscan.model.ship`. MLflow run `{run_id}`, registered as version {version}
 in the training machine's MLflow store.
-Served with the test-time augmentation the headline uses (`test_time_augmentation` in
-`preprocessing.json`).
+Export (`export_report.json`): {export_note} Served with the test-time augmentation the headline uses
+(`test_time_augmentation` in `preprocessing.json`).
 
-## Test-split results (evaluate stage, `evaluate.tta={tta}`)
+## Test-split results (evaluate stage: this bundle through the serving classifier, TTA `{tta}`)
 Accuracy **{acc:.4f}**, macro-F1 **{f1:.4f}** (without TTA: accuracy {acc_plain:.4f}, macro-F1
-{f1_plain:.4f}). Validation split, same TTA: accuracy {val_acc:.4f}, macro-F1 {val_f1:.4f}.
+{f1_plain:.4f}). Validation split, same TTA, class offsets {val_offsets}: accuracy {val_acc:.4f},
+macro-F1 {val_f1:.4f}.
 
 {table}
 
@@ -93,8 +94,23 @@ def ensemble_note(members: list[str]) -> str:
             f" here and of {', '.join(described)}, all in one ONNX graph.")
 
 
-def write_card(dest: Path, params: dict, metrics: dict, info: dict, report: dict, model: keras.Model) -> None:
-    """Render MODEL_CARD.md from params, metrics and the split report."""
+def export_note(export_report: dict) -> str:
+    """What the export stage did to the float32 network, in a sentence or two."""
+    parts = [f"float32 ONNX graph equal to Keras within {export_report['float32_parity']['max_abs_diff']:.1e}."]
+    if export_report.get("int8"):
+        q = export_report["int8"]
+        parts.append(f"int8 static quantization (ONNX Runtime, per-channel weights, ranges from"
+                     f" {q['calibration_images']} training images): same top-1 class as float32 on"
+                     f" {q['val_top1_agreement']:.1%} of validation images.")
+    if export_report.get("class_offsets"):
+        offsets = ", ".join(f"{k} {v:+.1f}" for k, v in export_report["class_offsets"]["offsets"].items())
+        parts.append(f"Class offsets on the log-probabilities, fitted on validation for macro-F1: {offsets}.")
+    return " ".join(parts)
+
+
+def write_card(dest: Path, params: dict, metrics: dict, info: dict, report: dict, model: keras.Model,
+               export_report: dict) -> None:
+    """Render MODEL_CARD.md from params, metrics, the split report and the export report."""
     t, a = params["train"], params["train"]["augment"]
     headline = metrics[metrics["headline"]]
     counts = {s: sum(report["counts"][s].values()) for s in ("train", "val", "test")}
@@ -110,7 +126,9 @@ def write_card(dest: Path, params: dict, metrics: dict, info: dict, report: dict
         warm_start=warm_start_note(t.get("init_from", ""), info["epochs"]),
         ensemble=ensemble_note(t.get("ensemble_with", [])), minutes=info.get("train_minutes", 0),
         run_id=info["run_id"],
-        version=info["version"], tta=params["evaluate"]["tta"], acc=headline["accuracy"], f1=headline["macro_f1"],
+        version=info["version"], tta=metrics.get("tta", "none"), export_note=export_note(export_report),
+        quantization="int8" if export_report.get("int8") else "float32",
+        val_offsets=metrics.get("val_offsets", "none"), acc=headline["accuracy"], f1=headline["macro_f1"],
         val_acc=metrics.get("val_accuracy", float("nan")), val_f1=metrics.get("val_macro_f1", float("nan")),
         acc_plain=metrics["plain"]["accuracy"], f1_plain=metrics["plain"]["macro_f1"], table=per_class_table(headline)))
 
@@ -131,16 +149,17 @@ def training_minutes(summary: dict, train_dir: Path, params: dict) -> float:
 def ship(params_path: str, dest: Path) -> dict:
     """Copy the registered bundle and evaluation into `dest`; return model_info.json's content."""
     params = load_params(params_path)
-    export = Path(params["register"]["output_dir"])
+    export = Path(params["export"]["output_dir"])
     train_dir = Path(params["train"]["output_dir"])
     evaluation = Path(params["evaluate"]["output_dir"])
-    registration = json.loads((export / "registration.json").read_text())
+    registration = json.loads((Path(params["register"]["output_dir"]) / "registration.json").read_text())
+    export_report = json.loads((export / EXPORT_REPORT).read_text())
     metrics = json.loads((evaluation / "metrics.json").read_text())
     summary = json.loads((train_dir / "train_summary.json").read_text())
     report = json.loads((Path(params["split"]["output_dir"]) / "split_report.json").read_text())
 
     dest.mkdir(parents=True, exist_ok=True)
-    for name in (ONNX_FILE, LABELS_FILE, PREPROCESSING_FILE):
+    for name in (ONNX_FILE, LABELS_FILE, PREPROCESSING_FILE, EXPORT_REPORT):
         shutil.copy(export / name, dest / name)
     model = keras.saving.load_model(train_dir / BEST_MODEL, compile=False)
     model.save(dest / "model.keras")  # weights without optimizer state
@@ -150,10 +169,11 @@ def ship(params_path: str, dest: Path) -> dict:
     info = {"name": registration["model_name"], "version": registration["version"], "run_id": registration["run_id"],
             "architecture": params["train"]["architecture"], "epochs": summary["epochs"],
             "ensemble_with": params["train"].get("ensemble_with", []),
-            "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"], "tta": metrics.get("tta", params["evaluate"]["tta"]),
+            "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"], "tta": metrics.get("tta", "none"),
+            "quantization": "int8" if export_report.get("int8") else "float32",
             "train_minutes": training_minutes(summary, train_dir, params)}
     (dest / "model_info.json").write_text(json.dumps(info, indent=2))
-    write_card(dest, params, metrics, info, report, model)
+    write_card(dest, params, metrics, info, report, model, export_report)
     return info
 
 

@@ -133,7 +133,10 @@ class Emoscan:
         return {
             "service": "emoscan", "version": __version__,
             "model": {"name": self.source.name, "version": self.source.version, "origin": self.source.origin,
-                      "path": str(self.source.path), "test_time_augmentation": self.classifier.tta},
+                      "path": str(self.source.path), "test_time_augmentation": self.classifier.tta,
+                      "quantization": self.classifier.quantization,
+                      "class_offsets": None if self.classifier.class_offsets is None
+                      else dict(zip(self.analyzer.labels, self.classifier.class_offsets.tolist()))},
             "classes": list(self.analyzer.labels),
             "face_detector": {"name": DETECTOR_NAME, "score_threshold": INFERENCE.score_threshold,
                               "min_face_size": INFERENCE.min_face_size},
