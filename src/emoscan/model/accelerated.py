@@ -10,7 +10,7 @@ whose values override `train`. Training is sized to a wall-clock budget: after t
 the epoch time is measured and the cosine schedule is laid over the epochs that fit, so a run
 always finishes its annealing. Selection uses the validation split only (best epoch on
 `val_accuracy`). The outputs come back as committed `train.init_from` / `train.ensemble_with`
-inputs of the DVC pipeline, which evaluates, registers and exports them like any other model.
+inputs of the DVC pipeline, which exports, evaluates and registers them like any other model.
 """
 
 from __future__ import annotations
