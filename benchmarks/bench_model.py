@@ -25,6 +25,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from emoscan import CLASSES
 from emoscan.data.split import load_split
 from emoscan.inference.classifier import EmotionClassifier
+from emoscan.inference.preprocess import normalize
 
 # fer's label order -> emoscan's
 FER_LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -34,7 +35,7 @@ Predict = Callable[[np.ndarray], np.ndarray]
 
 
 def ours_input(x: np.ndarray) -> np.ndarray:
-    return x.astype(np.float32)[..., None] / 255.0
+    return normalize(x)  # serving's own scaling
 
 
 def fer_input(x: np.ndarray) -> np.ndarray:

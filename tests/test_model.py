@@ -120,3 +120,56 @@ def test_ensemble_with_committed_model_is_one_float32_model_and_one_onnx_graph(t
     params["train"]["ensemble_with"] = ["models/warm_start/missing.keras"]
     with pytest.raises(ParamsError, match="train.ensemble_with: 'models/warm_start/missing.keras'"):
         train(params)
+
+
+def test_zero_epochs_assembles_networks_trained_elsewhere_without_training(tmp_path):
+    """`train.epochs: 0`: the init_from network (here with a GPU-style training log and provenance
+    file beside it) averaged with ensemble_with, saved unchanged and logged as one MLflow run."""
+    import mlflow
+    import yaml
+
+    from emoscan.config import ParamsError
+    from emoscan.model.architectures import build_model
+    from emoscan.model.train import train
+
+    rng = np.random.default_rng(2)
+    data = tmp_path / "processed"
+    data.mkdir()
+    np.savez(data / "val.npz", x=rng.integers(0, 255, (40, 48, 48), dtype=np.uint8), y=rng.integers(0, 7, 40))
+    members = tmp_path / "members"
+    members.mkdir()
+    paths = []
+    for i in range(2):
+        keras.utils.set_random_seed(i)
+        net = build_model("emoscan_vgg", width=0.25)
+        net.save(members / f"m{i}.keras")
+        paths.append(str(members / f"m{i}.keras"))
+    pd.DataFrame({"epoch": [0, 1, 2], "accuracy": [0.3, 0.5, 0.6], "learning_rate": [0.1, 0.05, 0.0],
+                  "loss": [1.8, 1.4, 1.2], "val_accuracy": [0.3, 0.45, 0.5], "val_loss": [1.8, 1.5, 1.4]}
+                 ).to_csv(members / "m0_log.csv", index=False)
+    (members / "m0.json").write_text(json.dumps({"device": "NVIDIA H200", "epochs": 3}))
+    params = yaml.safe_load(open("params.yaml"))
+    params["split"]["output_dir"] = str(data)
+    params["train"].update(epochs=0, init_from=paths[0], ensemble_with=[paths[1]], distill_from=[],
+                           output_dir=str(tmp_path / "train"), log_dir=str(tmp_path / "logs"))
+    params["mlflow"]["tracking_uri"] = f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+    summary = train(params)
+    out = tmp_path / "train"
+    saved = keras.saving.load_model(out / "model.keras", compile=False)
+    x = rng.random((4, 48, 48, 1), dtype=np.float32)
+    loaded = [keras.saving.load_model(p, compile=False) for p in paths]
+    np.testing.assert_allclose(np.asarray(saved(x)), (np.asarray(loaded[0](x)) + np.asarray(loaded[1](x))) / 2,
+                               atol=1e-6, err_msg="the members' weights are saved untouched, averaged")
+    assert summary["epochs"] == 0 and 0 <= summary["best_val_accuracy"] <= 1
+    assert list(pd.read_csv(out / "training_log.csv")["val_accuracy"]) == [0.3, 0.45, 0.5]
+    assert (out / "training_plot.png").stat().st_size > 10_000
+    mlflow.set_tracking_uri(params["mlflow"]["tracking_uri"])
+    run = mlflow.get_run(summary["run_id"])
+    assert run.data.params["train.epochs"] == "0" and run.data.tags["trained_here"] == "false"
+    logged = {a.path for a in mlflow.MlflowClient().list_artifacts(summary["run_id"], "members")}
+    assert logged == {"members/m0.json", "members/m0_log.csv"}
+
+    params["train"]["init_from"] = ""
+    with pytest.raises(ParamsError, match="train.epochs: 0 .* needs train.init_from"):
+        train(params)

@@ -164,3 +164,30 @@ def test_fused_augmenter_is_random_in_range_and_identity_at_inference():
     assert first.shape == x.shape and 0.0 <= first.min() and first.max() <= 1.0
     assert not np.allclose(first, x) and not np.allclose(first, second), "a new draw every call"
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(augment(x, training=False)), x)
+
+
+def test_budget_cosine_lowers_the_epoch_count_when_epochs_slow_down(monkeypatch):
+    from emoscan.model import accelerated
+
+    clock = {"now": 0.0}
+    monkeypatch.setattr(accelerated.time, "time", lambda: clock["now"])
+    schedule = accelerated.BudgetCosine(peak_lr=0.1, max_epochs=100, warmup_epochs=2, budget_s=100, started=0.0)
+    schedule.set_model(type("M", (), {"stop_training": False, "optimizer": type("O", (), {})()})())
+
+    def epoch(i, seconds):
+        schedule.on_epoch_begin(i)
+        clock["now"] += seconds
+        schedule.on_epoch_end(i, {})
+
+    epoch(0, 10.0)  # compiles; not timed
+    epoch(1, 1.0)
+    assert schedule.total == 2 + int(89 / 1.05), "the count set after warm-up from 1 s epochs"
+    set_after_warmup = schedule.total
+    for i in range(2, 6):
+        epoch(i, 1.0)
+    assert schedule.total == set_after_warmup, "steady epochs keep the count"
+    i = 6
+    while not schedule.model.stop_training:
+        epoch(i, 5.0)  # another run starts sharing the device: epochs five times slower
+        i += 1
+    assert i < set_after_warmup and clock["now"] <= 100 * 1.1, "the run ends near its budget, not at the old count"

@@ -42,8 +42,11 @@ log = logging.getLogger(__name__)
 class BudgetCosine(keras.callbacks.Callback):
     """Linear warm-up, then per-epoch cosine decay to zero over as many epochs as fit the budget.
 
-    The epoch count is fixed once, after the warm-up, from the measured epoch time (the first
-    epoch, which compiles, is left out of the measurement); training stops when it is reached.
+    The epoch count is set after the warm-up from the measured epoch time (the first epoch, which
+    compiles, is left out of the measurement) and lowered whenever later epochs run slower, so
+    the run ends inside its budget; training stops when the count is reached. (On the H200, six
+    runs sharing the GPU timed their warm-up while others were still compiling: with the count
+    fixed once, two overran the call.)
     """
 
     def __init__(self, peak_lr: float, max_epochs: int, warmup_epochs: int, budget_s: float, started: float):
@@ -69,12 +72,17 @@ class BudgetCosine(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if epoch >= 1:
             self._timed.append(time.time() - self._epoch_started)
-        if epoch == self.warmup - 1:
-            per_epoch = float(np.mean(self._timed))
+        if epoch >= self.warmup - 1:
+            # the last few epochs' time: runs sharing the GPU slow each other down as they come and go
+            per_epoch = float(np.mean(self._timed[-3:]))
             left = self.budget_s - (time.time() - self.started)
             fits = epoch + 1 + int(left / (per_epoch * 1.05))
-            self.total = max(self.warmup + 1, min(self.max_epochs, fits))
-            log.info("%.2f s per epoch: training %d epochs (budget %.0f s)", per_epoch, self.total, self.budget_s)
+            if epoch == self.warmup - 1:
+                self.total = max(self.warmup + 1, min(self.max_epochs, fits))
+                log.info("%.2f s per epoch: training %d epochs (budget %.0f s)", per_epoch, self.total, self.budget_s)
+            elif fits < self.total:  # only ever fewer: the anneal compresses, the budget holds
+                self.total = max(epoch + 1, fits)
+                log.info("epochs slowed to %.2f s: training %d epochs", per_epoch, self.total)
         if logs is not None:
             logs["learning_rate"] = self.learning_rate(epoch)
         if epoch + 1 >= self.total:

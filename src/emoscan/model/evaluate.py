@@ -17,6 +17,7 @@ from sklearn.metrics import accuracy_score, classification_report, confusion_mat
 
 from emoscan import CLASSES
 from emoscan.inference.classifier import predict_with_tta
+from emoscan.inference.preprocess import normalize
 from emoscan.plots import plot_confusion_matrix
 
 
@@ -47,7 +48,7 @@ def per_class_table(metrics: dict) -> str:
 
 def predict_probabilities(predict, x: np.ndarray, tta: str, batch_size: int = 256) -> np.ndarray:
     """Class probabilities from `predict` (batch of (N,48,48,1) floats -> (N,7)), flip-averaged if asked."""
-    inputs = x.astype(np.float32)[..., None] / 255.0
+    inputs = normalize(x)  # exactly as serving scales a face crop
     outputs = [predict_with_tta(predict, inputs[start:start + batch_size], tta)
                for start in range(0, len(inputs), batch_size)]
     return np.concatenate(outputs) if outputs else np.zeros((0, len(CLASSES)), np.float32)

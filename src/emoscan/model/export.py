@@ -51,7 +51,9 @@ def export_bundle(model, out_dir: Path, check_images: np.ndarray, tolerance: flo
     import onnxruntime as ort
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    x = check_images.astype(np.float32)[..., None] * np.float32(PREPROCESSING_SPEC["scale"])
+    from emoscan.inference.preprocess import normalize
+
+    x = normalize(check_images)
     expected = np.asarray(model(x, training=False))  # also builds the graph before export
     model.export(str(out_dir / onnx_file), format="onnx", verbose=False)
     session = ort.InferenceSession(str(out_dir / onnx_file), providers=["CPUExecutionProvider"])
@@ -96,6 +98,7 @@ def export(params: dict) -> dict:
     import keras
 
     from emoscan.data.split import load_split
+    from emoscan.inference.preprocess import normalize
     from emoscan.model.calibration import fit_class_offsets
     from emoscan.model.evaluate import predict_probabilities
     from emoscan.model.quantize import quantize_int8
@@ -114,7 +117,7 @@ def export(params: dict) -> dict:
     if cfg["quantize"] == "int8":
         x_train, _ = load_split(split_dir, "train")
         picked = np.random.default_rng(params["split"]["seed"]).permutation(len(x_train))[:cfg["calibration_images"]]
-        quantize_int8(out / FLOAT_ONNX_FILE, out / ONNX_FILE, x_train[picked].astype(np.float32)[..., None] / 255.0)
+        quantize_int8(out / FLOAT_ONNX_FILE, out / ONNX_FILE, normalize(x_train[picked]))
         probs = predict_probabilities(_session_predict(out / ONNX_FILE), x_val, cfg["tta"])
         agreement = float((probs.argmax(1) == float_probs.argmax(1)).mean())
         report["int8"] = {"calibration_images": int(len(picked)), "val_top1_agreement": agreement,

@@ -16,7 +16,9 @@ from emoscan.model.architectures import ARCHITECTURES, average_ensemble
 def check_train_params(cfg: dict) -> None:
     """Validate the train section of params.yaml with messages naming the key."""
     require(cfg, "architecture", str, where="train", choices=tuple(ARCHITECTURES))
-    require(cfg, "epochs", int, where="train", low=1)
+    require(cfg, "epochs", int, where="train", low=0)
+    if cfg["epochs"] == 0 and not cfg.get("init_from"):
+        raise ParamsError("train.epochs: 0 (no training, the network is used as trained) needs train.init_from")
     require(cfg, "batch_size", int, where="train", low=1, high=4096)
     require(cfg, "optimizer", str, where="train", choices=("sgd", "adam", "adamw"))
     require(cfg, "learning_rate", (int, float), where="train", low=1e-7, high=10)

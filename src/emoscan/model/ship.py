@@ -31,15 +31,11 @@ seed {seed}; {dups} training images identical to test images removed) and {test}
 (the PublicTest part in the archive used here). Validated by the Great Expectations suite.
 
 ## Recipe
-Architecture `{arch}` ({params_count:,} parameters), {epochs} epochs of {optimizer} (lr {lr},
-{schedule} schedule), batch {batch}, {precision}, label smoothing {ls}, class weights (inverse frequency)^{cwp},
-augmentation: rotation ±{rot_deg:.0f}°, shear {shear}, zoom {zoom}, shifts {shift}, horizontal
-flip, random erasing p={erase}.{warm_start}{ensemble} Checkpoint, early stopping and learning-rate schedule use the
+{recipe} Checkpoint, early stopping and learning-rate schedule use the
 validation split only, and so does the register stage's choice of champion
 (`register.metric`); the test split is used once, by the evaluate stage.
 
-Reproduce: `dvc repro` with the committed `params.yaml` (2 CPU cores: about {minutes:.0f} min),
-then `python -m emoscan.model.ship`. MLflow run `{run_id}`, registered as version {version}
+Reproduce: {reproduce} MLflow run `{run_id}`, registered as version {version}
 in the training machine's MLflow store.
 Export (`export_report.json`): {export_note} Served with the test-time augmentation the headline uses
 (`test_time_augmentation` in `preprocessing.json`).
@@ -65,6 +61,49 @@ macro-F1 {val_f1:.4f}.
 - About 10% of FER-2013 labels are estimated to be wrong (human accuracy is about 65±5%);
   disgust has 1.5% of the training images and is the least reliable class.
 """
+
+
+def trained_here_recipe(params: dict, model: keras.Model, epochs: int) -> str:
+    """The train section's recipe, in words (a network trained by this pipeline's train stage)."""
+    t, a = params["train"], params["train"]["augment"]
+    precision = "mixed bfloat16 compute (float32 weights)" if t.get("mixed_precision") else "float32"
+    return (f"Architecture `{t['architecture']}` ({model.count_params():,} parameters), {epochs} epochs of"
+            f" {t['optimizer']} (lr {t['learning_rate']}, {t['lr_schedule']} schedule), batch {t['batch_size']},"
+            f" {precision}, label smoothing {t['label_smoothing']}, class weights (inverse"
+            f" frequency)^{t.get('class_weight_power', 0)}, augmentation: {augmentation_words(a)}."
+            f"{warm_start_note(t.get('init_from', ''), epochs)}{ensemble_note(t.get('ensemble_with', []))}")
+
+
+def augmentation_words(a: dict) -> str:
+    """`train.augment` in words."""
+    return (f"rotation ±{a['rotation'] * 360:.0f}°, shear {a['shear']}, zoom {a['zoom']}, shifts {a['shift']},"
+            f" horizontal flip, random erasing p={a['random_erasing']}")
+
+
+def gpu_member_words(path: str) -> str:
+    """One network trained by `emoscan.model.accelerated`, from its provenance JSON."""
+    origin = json.loads(Path(path).with_suffix(".json").read_text())
+    r = origin["recipe"]
+    return (f"`{path}`: {r.get('optimizer', 'sgd')} lr {r.get('learning_rate')}, batch {r.get('batch_size')},"
+            f" dropout scale {r.get('dropout_scale', 1.0)}, seed {r.get('seed')}, {origin['epochs']} epochs in"
+            f" {origin['minutes']:.1f} min on {origin['device']} (validation accuracy {origin['val_accuracy']:.4f})")
+
+
+def assembled_recipe(params: dict, model: keras.Model) -> str:
+    """`train.epochs: 0`: the networks averaged, trained elsewhere, from their provenance files."""
+    t, a = params["train"], params["train"]["augment"]
+    members = [t["init_from"], *t.get("ensemble_with", [])]
+    described = [gpu_member_words(m) if "recipe" in json.loads(Path(m).with_suffix(".json").read_text())
+                 else f"`{m}`" for m in members if Path(m).with_suffix(".json").is_file()]
+    return (f"An average of {len(members)} `{t['architecture']}` networks ({model.count_params():,} parameters in"
+            f" all) in one ONNX graph, each trained from random initialisation by `KERAS_BACKEND=jax python -m"
+            f" emoscan.model.accelerated` (Keras 3 on JAX, a lent GPU) with `params.yaml`'s"
+            f" `accelerated.members` overrides of the train recipe: warm-up then a cosine schedule fitted to a"
+            f" time budget, best epoch on validation accuracy, mixed bfloat16 compute, label smoothing"
+            f" {t['label_smoothing']}, class weights (inverse frequency)^{t.get('class_weight_power', 0)},"
+            f" augmentation: {augmentation_words(a)} (the geometric part as one fused affine resampling)."
+            f" The members, chosen on the validation split (`benchmarks/select_ensemble.py`): "
+            + "; ".join(described) + ". The train stage (`train.epochs: 0`) averages them without training.")
 
 
 def warm_start_note(init_from: str, epochs: int) -> str:
@@ -111,20 +150,22 @@ def export_note(export_report: dict) -> str:
 def write_card(dest: Path, params: dict, metrics: dict, info: dict, report: dict, model: keras.Model,
                export_report: dict) -> None:
     """Render MODEL_CARD.md from params, metrics, the split report and the export report."""
-    t, a = params["train"], params["train"]["augment"]
+    t = params["train"]
     headline = metrics[metrics["headline"]]
     counts = {s: sum(report["counts"][s].values()) for s in ("train", "val", "test")}
+    minutes = info.get("train_minutes", 0)
+    if t["epochs"]:
+        recipe = trained_here_recipe(params, model, info["epochs"])
+        reproduce = (f"`dvc repro` with the committed `params.yaml` (2 CPU cores: about {minutes:.0f} min),"
+                     " then `python -m emoscan.model.ship`.")
+    else:
+        recipe = assembled_recipe(params, model)
+        reproduce = ("the members: `KERAS_BACKEND=jax python -m emoscan.model.accelerated` on a GPU (their JSON"
+                     " files say which run and budget); then `dvc repro` with the committed `params.yaml` and"
+                     " `python -m emoscan.model.ship`.")
     dest.joinpath("MODEL_CARD.md").write_text(CARD.format(
         train=counts["train"], val=counts["val"], test=counts["test"], val_pct=params["split"]["val_fraction"],
-        seed=params["split"]["seed"], dups=report["cross_split_duplicates"], arch=t["architecture"],
-        params_count=model.count_params(), epochs=info["epochs"], optimizer=t["optimizer"], lr=t["learning_rate"],
-        schedule=t["lr_schedule"], batch=t["batch_size"],
-        precision="mixed bfloat16 compute (float32 weights)" if t.get("mixed_precision") else "float32",
-        ls=t["label_smoothing"],
-        cwp=t.get("class_weight_power", 0), rot_deg=a["rotation"] * 360, shear=a["shear"], zoom=a["zoom"],
-        shift=a["shift"], erase=a["random_erasing"],
-        warm_start=warm_start_note(t.get("init_from", ""), info["epochs"]),
-        ensemble=ensemble_note(t.get("ensemble_with", [])), minutes=info.get("train_minutes", 0),
+        seed=params["split"]["seed"], dups=report["cross_split_duplicates"], recipe=recipe, reproduce=reproduce,
         run_id=info["run_id"],
         version=info["version"], tta=metrics.get("tta", "none"), export_note=export_note(export_report),
         quantization="int8" if export_report.get("int8") else "float32",
@@ -135,8 +176,8 @@ def write_card(dest: Path, params: dict, metrics: dict, info: dict, report: dict
 
 def training_minutes(summary: dict, train_dir: Path, params: dict) -> float:
     """Wall-clock training time: from the train summary, else MLflow run start -> last log write."""
-    if summary.get("train_minutes"):
-        return float(summary["train_minutes"])
+    if summary.get("train_minutes") or summary.get("epochs") == 0:  # 0 epochs: assembled, nothing trained here
+        return float(summary.get("train_minutes", 0.0))
     import mlflow
 
     from emoscan.model.tracking import setup_tracking

@@ -3,12 +3,18 @@
 Resumable: `keras.callbacks.BackupAndRestore` saves the full training state every epoch, and the
 MLflow run id is kept beside it, so a re-run after an interruption continues the same epoch
 count, schedule and MLflow run.
+
+`train.epochs: 0` trains nothing: the `train.init_from` network (e.g. one trained on a GPU by
+`emoscan.model.accelerated`) is used as it is, averaged with `train.ensemble_with`. The run then
+logs the members' own training logs and provenance files, and the curves are the init_from
+network's.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -94,10 +100,63 @@ def with_ensemble_members(model: keras.Model, members: list[str], image_size: in
     return average_ensemble([model, *loaded], image_size)
 
 
+def member_files(cfg: dict) -> list[Path]:
+    """The provenance JSON and training-log CSV files committed beside the init_from and ensemble_with
+    networks (`<stem>.json`, `<stem>_log.csv`), where they exist."""
+    networks = [cfg["init_from"]] if cfg.get("init_from") else []
+    found = []
+    for network in [*networks, *cfg["ensemble_with"]]:
+        stem = Path(network).with_suffix("")
+        found += [f for f in (stem.with_suffix(".json"), Path(f"{stem}_log.csv")) if f.is_file()]
+    return found
+
+
+def assemble(params: dict) -> dict:
+    """`train.epochs: 0`: save the init_from network (averaged with ensemble_with) as the trained model,
+    as one MLflow run; returns the same summary as `train`."""
+    cfg, n, size = params["train"], len(CLASSES), params["image_size"]
+    out = Path(cfg["output_dir"])
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in (TRAINING_LOG, BEST_MODEL, RUN_ID_FILE, TRAINING_PLOT):
+        (out / stale).unlink(missing_ok=True)
+    model = keras.saving.load_model(cfg["init_from"], compile=False)
+    saved = with_ensemble_members(model, cfg["ensemble_with"], size)
+    saved.save(out / BEST_MODEL)
+    curves = Path(f"{Path(cfg['init_from']).with_suffix('')}_log.csv")
+    if curves.is_file():
+        shutil.copy(curves, out / TRAINING_LOG)
+        plot_training_curves(out / TRAINING_LOG, out / TRAINING_PLOT)
+    x_val, y_val = load_split(params["split"]["output_dir"], "val")
+    saved.compile(loss="categorical_crossentropy", metrics=["accuracy"])
+    val_accuracy = float(saved.evaluate(make_dataset(x_val, y_val, 256, n), verbose=0, return_dict=True)["accuracy"])
+    setup_tracking(params["mlflow"])
+    with mlflow.start_run(run_name=f"{cfg['architecture']} (assembled)") as run:
+        (out / RUN_ID_FILE).write_text(run.info.run_id)
+        mlflow.log_params(flatten_params({k: params[k] for k in ("split", "train")}))
+        mlflow.set_tags({"stage": "train", "architecture": cfg["architecture"], "trained_here": "false"})
+        mlflow.log_metric("best_val_accuracy", val_accuracy)
+        for f in member_files(cfg):
+            mlflow.log_artifact(str(f), artifact_path="members")
+        for name in (TRAINING_LOG, TRAINING_PLOT):
+            if (out / name).exists():
+                mlflow.log_artifact(str(out / name))
+        mlflow.log_artifact(str(out / BEST_MODEL), artifact_path="keras")
+        summary = {"run_id": run.info.run_id, "best_val_accuracy": val_accuracy, "epochs": 0,
+                   "epochs_this_process": 0, "init_from": cfg["init_from"], "ensemble_with": cfg["ensemble_with"],
+                   "train_minutes": 0.0}
+        (out / "train_summary.json").write_text(json.dumps(summary, indent=2))
+        mlflow.log_artifact(str(out / "train_summary.json"))
+    log.info("assembled %s + %s without training: val accuracy %.4f", cfg["init_from"], cfg["ensemble_with"],
+             val_accuracy)
+    return summary
+
+
 def train(params: dict) -> dict:
     """Run the train stage; returns {"run_id", "best_val_accuracy", "epochs"}."""
     cfg, split_dir = params["train"], params["split"]["output_dir"]
     check_train_params(cfg)
+    if cfg["epochs"] == 0:
+        return assemble(params)
     keras.utils.set_random_seed(cfg["seed"])
     if cfg.get("mixed_precision"):
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
