@@ -122,7 +122,7 @@ def test_ensemble_with_committed_model_is_one_float32_model_and_one_onnx_graph(t
         train(params)
 
 
-def test_zero_epochs_assembles_networks_trained_elsewhere_without_training(tmp_path):
+def test_zero_epochs_assembles_networks_trained_elsewhere_without_training(tmp_path, monkeypatch):
     """`train.epochs: 0`: the init_from network (here with a GPU-style training log and provenance
     file beside it) averaged with ensemble_with, saved unchanged and logged as one MLflow run."""
     import mlflow
@@ -153,6 +153,7 @@ def test_zero_epochs_assembles_networks_trained_elsewhere_without_training(tmp_p
     params["train"].update(epochs=0, init_from=paths[0], ensemble_with=[paths[1]], distill_from=[],
                            output_dir=str(tmp_path / "train"), log_dir=str(tmp_path / "logs"))
     params["mlflow"]["tracking_uri"] = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # exported by mlflow.set_tracking_uri in earlier tests
 
     summary = train(params)
     out = tmp_path / "train"
