@@ -126,7 +126,9 @@ def test_accelerated_trainer_fits_members_and_a_distilled_student_within_budget(
     assert json.loads((tmp_path / "out" / "m.json").read_text())["keras_backend"] == keras.backend.backend()
 
     student = fit(params, "students", "s", teachers=[str(tmp_path / "out" / "m.keras")])
-    assert student["epochs"] == 4 and student["distill"] == {"alpha": 0.5, "temperature": 2.0}
+    assert student["epochs"] == 4 and student["distill"] == {"alpha": 0.5, "temperature": 2.0, "mode": "online"}
+    saved_student = keras.saving.load_model(tmp_path / "out" / "s.keras", compile=False)
+    assert saved_student.output_shape == (None, 7), "the student alone is saved, not the trainer with its teachers"
     assert student["params"] < member["params"], "width 0.5 builds the narrower network"
 
     with pytest.raises(ParamsError, match="accelerated.members: no run 'x'"):
@@ -191,3 +193,34 @@ def test_budget_cosine_lowers_the_epoch_count_when_epochs_slow_down(monkeypatch)
         epoch(i, 5.0)  # another run starts sharing the device: epochs five times slower
         i += 1
     assert i < set_after_warmup and clock["now"] <= 100 * 1.1, "the run ends near its budget, not at the old count"
+
+
+def test_online_distillation_loss_is_label_cross_entropy_plus_softened_kl_to_the_teacher():
+    from emoscan.model.accelerated import OnlineDistillation, student_accuracy
+
+    rng = np.random.default_rng(0)
+    student, teacher = rng.dirichlet(np.ones(7), 5).astype("float32"), rng.dirichlet(np.ones(7), 5).astype("float32")
+    labels = np.eye(7, dtype="float32")[rng.integers(0, 7, 5)]
+    y_pred = np.concatenate([student, teacher], axis=1)
+
+    def loss(alpha, temperature, smoothing=0.0):
+        fn = OnlineDistillation(7, alpha, temperature, smoothing, reduction=None)
+        return keras.ops.convert_to_numpy(fn(labels, y_pred))
+
+    ce = -(labels * np.log(student)).sum(axis=1)
+    np.testing.assert_allclose(loss(1.0, 2.0), ce, rtol=1e-5)  # alpha 1: the labels alone
+
+    def soften(p, t):
+        q = np.power(p, 1 / t)
+        return q / q.sum(axis=1, keepdims=True)
+
+    t = 2.0
+    kl = (soften(teacher, t) * (np.log(soften(teacher, t)) - np.log(soften(student, t)))).sum(axis=1)
+    np.testing.assert_allclose(loss(0.0, t), t ** 2 * kl, rtol=1e-4)  # alpha 0: the teacher alone
+    np.testing.assert_allclose(loss(0.3, t), 0.3 * ce + 0.7 * t ** 2 * kl, rtol=1e-4)
+    same = OnlineDistillation(7, 0.0, 2.0, reduction=None)(labels, np.concatenate([student, student], axis=1))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(same), 0.0, atol=1e-5)  # matching the teacher costs nothing
+
+    metric = student_accuracy(7)
+    metric.update_state(labels, np.concatenate([labels, 1 - labels], axis=1))  # teacher columns all wrong
+    assert float(metric.result()) == 1.0, "accuracy reads the student's columns only"

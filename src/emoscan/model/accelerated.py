@@ -31,7 +31,7 @@ import numpy as np
 from emoscan import CLASSES
 from emoscan.config import ParamsError, load_params, require
 from emoscan.data.split import load_split
-from emoscan.model.architectures import build_model, builder_kwargs
+from emoscan.model.architectures import average_ensemble, build_model, builder_kwargs
 from emoscan.model.augment import build_augmenter
 from emoscan.model.fused_affine import build_fused_augmenter
 from emoscan.model.recipe import check_train_params, class_weights, optimizer, teacher_targets
@@ -89,6 +89,44 @@ class BudgetCosine(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class OnlineDistillation(keras.losses.Loss):
+    """Knowledge distillation on the training step's own augmented batch. `y_pred` is the student's
+    probabilities followed by the teachers' (on the same augmented images); the loss is
+    alpha x cross-entropy with the (smoothed) labels + (1 - alpha) x T^2 x KL(teacher_T || student_T),
+    where _T softens a distribution by temperature T (Hinton et al., 2015).
+
+    Offline targets (the teachers on the un-augmented training images, `train.distill_from`) lost
+    on the CPU (v6): teachers nearly reproduce their own training labels there. On augmented views
+    they do not, and the student learns their uncertainty."""
+
+    def __init__(self, num_classes: int, alpha: float, temperature: float, label_smoothing: float = 0.0,
+                 name: str = "online_distillation", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.num_classes, self.alpha, self.temperature = num_classes, alpha, temperature
+        self.label_smoothing = label_smoothing
+
+    def call(self, y_true, y_pred):
+        from keras import ops
+
+        student, teacher = y_pred[:, :self.num_classes], y_pred[:, self.num_classes:]
+        hard = keras.losses.categorical_crossentropy(y_true, student, label_smoothing=self.label_smoothing)
+        soft_student = ops.log(ops.clip(student, 1e-7, 1.0)) / self.temperature
+        soft_teacher = ops.softmax(ops.log(ops.clip(teacher, 1e-7, 1.0)) / self.temperature, axis=-1)
+        kl = ops.sum(soft_teacher * (ops.log(ops.clip(soft_teacher, 1e-7, 1.0)) - ops.log_softmax(soft_student, axis=-1)),
+                     axis=-1)
+        return self.alpha * hard + (1.0 - self.alpha) * self.temperature ** 2 * kl
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "num_classes": self.num_classes, "alpha": self.alpha,
+                "temperature": self.temperature, "label_smoothing": self.label_smoothing}
+
+
+def student_accuracy(num_classes: int) -> keras.metrics.Metric:
+    """Top-1 accuracy of the student's columns of an OnlineDistillation output, named "accuracy"."""
+    return keras.metrics.MeanMetricWrapper(
+        lambda y_true, y_pred: keras.metrics.categorical_accuracy(y_true, y_pred[:, :num_classes]), name="accuracy")
+
+
 def run_config(params: dict, group: str, name: str) -> dict:
     """`train` with the overrides of `accelerated.<group>.<name>`, checked like the train stage's."""
     acc = params["accelerated"]
@@ -123,8 +161,11 @@ def fit(params: dict, group: str, name: str, teachers: list[str] | None = None) 
     x_train, y_train = load_split(acc["data_dir"], "train")
     x_val, y_val = load_split(acc["data_dir"], "val")
     n, size = len(CLASSES), params["image_size"]
+    mode = acc.get("distillation", "online") if teachers else None
+    if mode not in (None, "online", "offline"):
+        raise ParamsError(f"accelerated.distillation: expected online or offline, got {mode!r}")
     targets = np.eye(n, dtype="float32")[y_train]
-    if teachers:
+    if mode == "offline":
         targets = teacher_targets(teachers, x_train, y_train, cfg["distill_alpha"], cfg["distill_temperature"], size)
 
     net = build_model(cfg["architecture"], size, n, **builder_kwargs(cfg))
@@ -132,9 +173,19 @@ def fit(params: dict, group: str, name: str, teachers: list[str] | None = None) 
         net.set_weights(keras.saving.load_model(cfg["init_from"], compile=False).get_weights())
     inputs = keras.Input((size, size, 1), name="image")
     augmenter = (build_fused_augmenter if acc.get("fused_affine") else build_augmenter)(cfg["augment"], cfg["seed"])
-    trainer = keras.Model(inputs, net(augmenter(inputs)), name=f"train_{name}")
-    trainer.compile(optimizer=optimizer(cfg, float(cfg["learning_rate"])), metrics=["accuracy"],
-                    loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg["label_smoothing"]))
+    augmented = augmenter(inputs)
+    if mode == "online":
+        teacher = average_ensemble([keras.saving.load_model(t, compile=False) for t in teachers], size)
+        teacher.trainable = False
+        outputs = keras.layers.Concatenate(dtype="float32")([net(augmented), teacher(augmented, training=False)])
+        loss = OnlineDistillation(n, cfg["distill_alpha"], cfg["distill_temperature"], cfg["label_smoothing"])
+        metrics = [student_accuracy(n)]
+    else:
+        outputs = net(augmented)
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=cfg["label_smoothing"])
+        metrics = ["accuracy"]
+    trainer = keras.Model(inputs, outputs, name=f"train_{name}")
+    trainer.compile(optimizer=optimizer(cfg, float(cfg["learning_rate"])), metrics=metrics, loss=loss)
 
     schedule = BudgetCosine(float(cfg["learning_rate"]), cfg["epochs"], cfg["warmup_epochs"],
                             float(acc["time_budget_minutes"][group]) * 60, started)
@@ -156,7 +207,8 @@ def fit(params: dict, group: str, name: str, teachers: list[str] | None = None) 
         "name": name, "role": group, "architecture": cfg["architecture"], "width": cfg.get("width", 1.0),
         "params": saved.count_params(), "recipe": params["accelerated"][group][name] or {},
         "teachers": teachers or [],
-        "distill": {"alpha": cfg["distill_alpha"], "temperature": cfg["distill_temperature"]} if teachers else None,
+        "distill": {"alpha": cfg["distill_alpha"], "temperature": cfg["distill_temperature"], "mode": mode}
+        if teachers else None,
         "epochs": len(history.history["loss"]), "val_accuracy": float((val_probs.argmax(1) == y_val).mean()),
         "minutes": round((time.time() - started) / 60, 2), "keras_backend": keras.backend.backend(),
         "keras": keras.__version__, "device": os.environ.get("EMOSCAN_DEVICE", "unknown"),

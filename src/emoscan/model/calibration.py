@@ -22,6 +22,12 @@ def check_offsets_params(cfg: dict) -> None:
     require(cfg, "max_abs", (int, float), where="export.class_offsets", low=0.01, high=10)
     require(cfg, "step", (int, float), where="export.class_offsets", low=0.001, high=1)
     require(cfg, "rounds", int, where="export.class_offsets", low=1, high=20)
+    require(cfg, "halvings", int, where="export.class_offsets", low=1, high=50)
+
+
+def fit_kwargs(cfg: dict) -> dict:
+    """fit_class_offsets' keyword arguments from export.class_offsets."""
+    return {"max_abs": cfg["max_abs"], "step": cfg["step"], "rounds": cfg["rounds"]}
 
 
 def _macro_f1(y: np.ndarray, log_probs: np.ndarray, offsets: np.ndarray) -> float:
