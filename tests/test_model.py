@@ -171,6 +171,10 @@ def test_zero_epochs_assembles_networks_trained_elsewhere_without_training(tmp_p
     logged = {a.path for a in mlflow.MlflowClient().list_artifacts(summary["run_id"], "members")}
     assert logged == {"members/m0.json", "members/m0_log.csv"}
 
+    (members / "m0_log.csv").unlink()  # a network that came without its training log
+    train(params)
+    assert pd.read_csv(out / "training_log.csv").empty and (out / "training_plot.png").is_file()
+
     params["train"]["init_from"] = ""
     with pytest.raises(ParamsError, match="train.epochs: 0 .* needs train.init_from"):
         train(params)

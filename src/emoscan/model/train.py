@@ -125,7 +125,9 @@ def assemble(params: dict) -> dict:
     curves = Path(f"{Path(cfg['init_from']).with_suffix('')}_log.csv")
     if curves.is_file():
         shutil.copy(curves, out / TRAINING_LOG)
-        plot_training_curves(out / TRAINING_LOG, out / TRAINING_PLOT)
+    else:  # no log came with the network: empty curves, so the stage's outputs still exist
+        (out / TRAINING_LOG).write_text("epoch,accuracy,learning_rate,loss,val_accuracy,val_loss\n")
+    plot_training_curves(out / TRAINING_LOG, out / TRAINING_PLOT)
     x_val, y_val = load_split(params["split"]["output_dir"], "val")
     saved.compile(loss="categorical_crossentropy", metrics=["accuracy"])
     val_accuracy = float(saved.evaluate(make_dataset(x_val, y_val, 256, n), verbose=0, return_dict=True)["accuracy"])
@@ -138,8 +140,7 @@ def assemble(params: dict) -> dict:
         for f in member_files(cfg):
             mlflow.log_artifact(str(f), artifact_path="members")
         for name in (TRAINING_LOG, TRAINING_PLOT):
-            if (out / name).exists():
-                mlflow.log_artifact(str(out / name))
+            mlflow.log_artifact(str(out / name))
         mlflow.log_artifact(str(out / BEST_MODEL), artifact_path="keras")
         summary = {"run_id": run.info.run_id, "best_val_accuracy": val_accuracy, "epochs": 0,
                    "epochs_this_process": 0, "init_from": cfg["init_from"], "ensemble_with": cfg["ensemble_with"],
