@@ -17,7 +17,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from emoscan.config import load_params
 from emoscan.data.split import load_split
 from emoscan.inference.classifier import EmotionClassifier
-from emoscan.model.calibration import cross_fitted_probabilities
+from emoscan.model.calibration import cross_fitted_probabilities, fit_kwargs
 from emoscan.model.evaluate import predict_probabilities
 
 
@@ -37,8 +37,7 @@ def main() -> None:
           f"accuracy {base_acc:.4f}, macro-F1 {base_f1:.4f}")
     gains = []
     for seed in range(args.halvings):
-        crossed = cross_fitted_probabilities(raw, y, seed=seed, max_abs=grid["max_abs"], step=grid["step"],
-                                             rounds=grid["rounds"]).argmax(1)
+        crossed = cross_fitted_probabilities(raw, y, seed=seed, **fit_kwargs(grid)).argmax(1)
         acc, f1 = accuracy_score(y, crossed), f1_score(y, crossed, average="macro")
         gains.append((acc - base_acc, f1 - base_f1))
         print(f"halving {seed}: cross-fitted accuracy {acc:.4f} ({acc - base_acc:+.4f}), "

@@ -86,6 +86,6 @@ class EmotionClassifier:
             return np.zeros((0, len(self.labels)), np.float32)
         batch = batch.astype(np.float32, copy=False)
         probs = predict_with_tta(lambda b: self.session.run(None, {self.input_name: b})[0], batch, self.tta)
-        # an int8 graph's output is dequantized from uint8 steps, so its rows sum to 1 only within ~0.5%
+        # an int8 graph's output is dequantized from uint8 steps, so its rows sum to 1 only within ~1%
         probs = probs / probs.sum(axis=1, keepdims=True)
         return apply_class_offsets(probs, self.class_offsets)
