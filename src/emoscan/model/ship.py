@@ -80,9 +80,15 @@ def augmentation_words(a: dict) -> str:
             f" horizontal flip, random erasing p={a['random_erasing']}")
 
 
-def gpu_member_words(path: str) -> str:
-    """One network trained by `emoscan.model.accelerated`, from its provenance JSON."""
-    origin = json.loads(Path(path).with_suffix(".json").read_text())
+def member_words(path: str) -> str | None:
+    """One averaged network in words, from its provenance JSON (None without one): the recipe and
+    run of a network trained by `emoscan.model.accelerated`, else its path."""
+    provenance = Path(path).with_suffix(".json")
+    if not provenance.is_file():
+        return None
+    origin = json.loads(provenance.read_text())
+    if "recipe" not in origin:
+        return f"`{path}`"
     r = origin["recipe"]
     return (f"`{path}`: {r.get('optimizer', 'sgd')} lr {r.get('learning_rate')}, batch {r.get('batch_size')},"
             f" dropout scale {r.get('dropout_scale', 1.0)}, seed {r.get('seed')}, {origin['epochs']} epochs in"
@@ -93,8 +99,7 @@ def assembled_recipe(params: dict, model: keras.Model) -> str:
     """`train.epochs: 0`: the networks averaged, trained elsewhere, from their provenance files."""
     t, a = params["train"], params["train"]["augment"]
     members = [t["init_from"], *t.get("ensemble_with", [])]
-    described = [gpu_member_words(m) if "recipe" in json.loads(Path(m).with_suffix(".json").read_text())
-                 else f"`{m}`" for m in members if Path(m).with_suffix(".json").is_file()]
+    described = [words for words in map(member_words, members) if words]
     return (f"An average of {len(members)} `{t['architecture']}` networks ({model.count_params():,} parameters in"
             f" all) in one ONNX graph, each trained from random initialisation by `KERAS_BACKEND=jax python -m"
             f" emoscan.model.accelerated` (Keras 3 on JAX, a lent GPU) with `params.yaml`'s"
