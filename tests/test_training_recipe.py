@@ -224,3 +224,21 @@ def test_online_distillation_loss_is_label_cross_entropy_plus_softened_kl_to_the
     metric = student_accuracy(7)
     metric.update_state(labels, np.concatenate([labels, 1 - labels], axis=1))  # teacher columns all wrong
     assert float(metric.result()) == 1.0, "accuracy reads the student's columns only"
+
+
+def test_students_learn_from_listed_teachers_or_else_the_trained_members(tmp_path):
+    from emoscan.config import ParamsError
+    from emoscan.model.accelerated import student_teachers
+
+    (tmp_path / "m1.keras").write_bytes(b"stand-in")  # only the paths are read here
+    acc = {"output_dir": str(tmp_path), "members": {"m1": {}, "m2": {}}, "teachers": []}
+    assert student_teachers(acc) == [str(tmp_path / "m1.keras")], "members that finished, in order"
+    listed = tmp_path / "committed.keras"
+    listed.write_bytes(b"stand-in")
+    assert student_teachers({**acc, "teachers": [str(listed)]}) == [str(listed)], "the list wins"
+    with pytest.raises(ParamsError, match="no such file"):
+        student_teachers({**acc, "teachers": [str(tmp_path / "absent.keras")]})
+    with pytest.raises(ParamsError, match="expected a list"):
+        student_teachers({**acc, "teachers": str(listed)})
+    with pytest.raises(ParamsError, match="need teachers"):
+        student_teachers({**acc, "members": {"m2": {}}})

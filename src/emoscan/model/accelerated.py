@@ -211,13 +211,31 @@ def fit(params: dict, group: str, name: str, teachers: list[str] | None = None) 
         if teachers else None,
         "epochs": len(history.history["loss"]), "val_accuracy": float((val_probs.argmax(1) == y_val).mean()),
         "minutes": round((time.time() - started) / 60, 2), "keras_backend": keras.backend.backend(),
-        "keras": keras.__version__, "device": os.environ.get("EMOSCAN_DEVICE", "unknown"),
+        "keras": keras.__version__, "device": os.environ.get("EMOSCAN_DEVICE") or f"unnamed (EMOSCAN_DEVICE unset; {os.cpu_count()} CPUs)",
         "fused_affine": bool(acc.get("fused_affine")),
     }
     (out / f"{name}.json").write_text(json.dumps(provenance, indent=2))
     log.info("%s: %d epochs, val accuracy %.4f, %.1f min", name, provenance["epochs"],
              provenance["val_accuracy"], provenance["minutes"])
     return provenance
+
+
+def student_teachers(acc: dict) -> list[str]:
+    """The networks the students learn from: `accelerated.teachers` (committed .keras files, e.g. to
+    distil on the CPU from networks trained on a GPU) or, when empty, the members this run trained."""
+    listed = acc.get("teachers") or []
+    if not isinstance(listed, list):
+        raise ParamsError(f"accelerated.teachers: expected a list of .keras files, got {listed!r}")
+    if listed:
+        missing = [t for t in listed if not Path(t).is_file()]
+        if missing:
+            raise ParamsError(f"accelerated.teachers: no such file {missing}")
+        return [str(t) for t in listed]
+    out = Path(acc["output_dir"])
+    teachers = [str(out / f"{m}.keras") for m in acc["members"] if (out / f"{m}.keras").exists()]
+    if not teachers:
+        raise ParamsError("accelerated.students need teachers: accelerated.teachers or trained members")
+    return teachers
 
 
 def run_parallel(group: str, names: list[str], params_path: str) -> list[str]:
@@ -239,18 +257,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     params = load_params(args.params)
     acc = params["accelerated"]
-    out = Path(acc["output_dir"])
     if args.member:
         fit(params, "members", args.member)
         return 0
     if args.student:
-        teachers = [str(out / f"{m}.keras") for m in acc["members"] if (out / f"{m}.keras").exists()]
-        fit(params, "students", args.student, teachers=teachers)
+        fit(params, "students", args.student, teachers=student_teachers(acc))
         return 0
-    members = run_parallel("members", list(acc["members"]), args.params)
-    log.info("members finished: %s", members)
-    if not members:
-        return 1
+    if acc["members"]:
+        members = run_parallel("members", list(acc["members"]), args.params)
+        log.info("members finished: %s", members)
+        if not members:
+            return 1
     students = run_parallel("students", list(acc["students"]), args.params) if acc["students"] else []
     log.info("students finished: %s", students)
     return 0

@@ -80,19 +80,38 @@ def augmentation_words(a: dict) -> str:
             f" horizontal flip, random erasing p={a['random_erasing']}")
 
 
+def provenance_of(path: str) -> dict | None:
+    """The provenance JSON written beside a committed network (None without one)."""
+    provenance = Path(path).with_suffix(".json")
+    return json.loads(provenance.read_text()) if provenance.is_file() else None
+
+
 def member_words(path: str) -> str | None:
     """One averaged network in words, from its provenance JSON (None without one): the recipe and
     run of a network trained by `emoscan.model.accelerated`, else its path."""
-    provenance = Path(path).with_suffix(".json")
-    if not provenance.is_file():
+    origin = provenance_of(path)
+    if origin is None:
         return None
-    origin = json.loads(provenance.read_text())
     if "recipe" not in origin:
         return f"`{path}`"
     r = origin["recipe"]
+    start = f", from `{r['init_from']}`" if r.get("init_from") else ""
     return (f"`{path}`: {r.get('optimizer', 'sgd')} lr {r.get('learning_rate')}, batch {r.get('batch_size')},"
-            f" dropout scale {r.get('dropout_scale', 1.0)}, seed {r.get('seed')}, {origin['epochs']} epochs in"
-            f" {origin['minutes']:.1f} min on {origin['device']} (validation accuracy {origin['val_accuracy']:.4f})")
+            f" dropout scale {r.get('dropout_scale', 1.0)}, seed {r.get('seed')}{start}, {origin['epochs']} epochs"
+            f" in {origin['minutes']:.1f} min on {origin['device']} (validation accuracy {origin['val_accuracy']:.4f})")
+
+
+def distillation_words(students: list[dict]) -> str:
+    """How the students among the averaged networks were distilled, and their teachers, in words."""
+    d = students[0]["distill"]
+    teachers = list(dict.fromkeys(t for s in students for t in s["teachers"]))
+    described = [member_words(t) or f"`{t}`" for t in teachers]
+    return (f" Each is a student distilled ({d['mode']}: the teachers run on every augmented training batch;"
+            f" loss α·cross-entropy + (1−α)·T²·KL(teacher‖student), α={d['alpha']}, T={d['temperature']}) from"
+            f" the average of {len(teachers)} teachers, warm-started from one of them with a short cosine"
+            f" schedule (`python -m emoscan.model.accelerated --student NAME`, `accelerated.students` and"
+            f" `accelerated.teachers` in `params.yaml`). The teachers, trained from random initialisation"
+            f" with `accelerated.members`' recipes: " + "; ".join(described) + ".")
 
 
 def assembled_recipe(params: dict, model: keras.Model) -> str:
@@ -100,25 +119,26 @@ def assembled_recipe(params: dict, model: keras.Model) -> str:
     t, a = params["train"], params["train"]["augment"]
     members = [t["init_from"], *t.get("ensemble_with", [])]
     described = [words for words in map(member_words, members) if words]
+    students = [o for o in map(provenance_of, members) if o and o.get("role") == "students"]
     return (f"An average of {len(members)} `{t['architecture']}` networks ({model.count_params():,} parameters in"
-            f" all) in one ONNX graph, each trained from random initialisation by `KERAS_BACKEND=jax python -m"
-            f" emoscan.model.accelerated` (Keras 3 on JAX, a lent GPU) with `params.yaml`'s"
-            f" `accelerated.members` overrides of the train recipe: warm-up then a cosine schedule fitted to a"
+            f" all) in one ONNX graph, trained by `python -m emoscan.model.accelerated` (Keras 3 on JAX on a"
+            f" lent GPU, or on TensorFlow on the CPU; each JSON file says where) with `params.yaml`'s"
+            f" `accelerated` overrides of the train recipe: warm-up then a cosine schedule fitted to a"
             f" time budget, best epoch on validation accuracy, mixed bfloat16 compute, label smoothing"
             f" {t['label_smoothing']}, class weights (inverse frequency)^{t.get('class_weight_power', 0)},"
             f" augmentation: {augmentation_words(a)} (the geometric part as one fused affine resampling)."
-            f" The members, chosen on the validation split (`benchmarks/select_ensemble.py`): "
-            + "; ".join(described) + ". The train stage (`train.epochs: 0`) averages them without training.")
+            f" The networks, chosen on the validation split (`benchmarks/select_ensemble.py`): "
+            + "; ".join(described) + "." + (distillation_words(students) if students else "")
+            + " The train stage (`train.epochs: 0`) averages them without training.")
 
 
 def warm_start_note(init_from: str, epochs: int) -> str:
     """A sentence on the weights training started from, with their provenance file when present."""
     if not init_from:
         return ""
-    provenance = Path(init_from).with_suffix(".json")
-    if not provenance.is_file():
+    origin = provenance_of(init_from)
+    if origin is None:
         return f" Training started from the weights in `{init_from}`."
-    origin = json.loads(provenance.read_text())
     return (f" Training started from the weights in `{init_from}` ({origin['model']}, {origin['epochs']} epochs in all,"
             f" initialisation: {origin['initialisation']}; reproduce it with `{origin['reproduce']}`), a warm"
             f" restart with a fresh schedule: {origin['epochs'] + epochs} epochs in all.")
@@ -130,8 +150,7 @@ def ensemble_note(members: list[str]) -> str:
         return ""
     described = []
     for member in members:
-        provenance = Path(member).with_suffix(".json")
-        origin = json.loads(provenance.read_text()) if provenance.is_file() else {}
+        origin = provenance_of(member) or {}
         described.append(f"`{member}`" + (f" ({origin['model']}, {origin['epochs']} epochs; reproduce it with"
                                            f" `{origin['reproduce']}`)" if origin else ""))
     return (" The shipped model is an ensemble: it averages the class probabilities of the network trained"
@@ -165,9 +184,9 @@ def write_card(dest: Path, params: dict, metrics: dict, info: dict, report: dict
                      " then `python -m emoscan.model.ship`.")
     else:
         recipe = assembled_recipe(params, model)
-        reproduce = ("the members: `KERAS_BACKEND=jax python -m emoscan.model.accelerated` on a GPU (their JSON"
-                     " files say which run and budget); then `dvc repro` with the committed `params.yaml` and"
-                     " `python -m emoscan.model.ship`.")
+        reproduce = ("the networks: `python -m emoscan.model.accelerated` (`KERAS_BACKEND=jax` on a GPU; their"
+                     " JSON files say which run, device and budget); then `dvc repro` with the committed"
+                     " `params.yaml` and `python -m emoscan.model.ship`.")
     dest.joinpath("MODEL_CARD.md").write_text(CARD.format(
         train=counts["train"], val=counts["val"], test=counts["test"], val_pct=params["split"]["val_fraction"],
         seed=params["split"]["seed"], dups=report["cross_split_duplicates"], recipe=recipe, reproduce=reproduce,

@@ -1,0 +1,38 @@
+"""The model card's recipe for an assembled model (`train.epochs: 0`), from the networks' provenance files."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import yaml
+
+from emoscan.model.ship import assembled_recipe
+
+
+def write_provenance(path, **fields) -> str:
+    path.with_suffix(".json").write_text(json.dumps(fields))
+    return str(path)
+
+
+def test_assembled_card_describes_students_their_distillation_and_their_teachers(tmp_path):
+    teacher = write_provenance(tmp_path / "teacher.keras", name="t", role="members", epochs=200, minutes=8.0,
+                               device="NVIDIA H200", val_accuracy=0.6774,
+                               recipe={"optimizer": "sgd", "learning_rate": 0.04, "batch_size": 128, "seed": 304})
+    student = write_provenance(tmp_path / "student.keras", name="s", role="students", epochs=7, minutes=31.0,
+                               device="this CPU", val_accuracy=0.69, teachers=[teacher],
+                               distill={"alpha": 0.3, "temperature": 2.0, "mode": "online"},
+                               recipe={"optimizer": "sgd", "learning_rate": 0.004, "batch_size": 128, "seed": 401,
+                                       "init_from": teacher})
+    params = yaml.safe_load(open("params.yaml"))
+    params["train"].update(init_from=student, ensemble_with=[])
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(7)])
+
+    text = assembled_recipe(params, model)
+    assert f"`{student}`: sgd lr 0.004" in text and f"from `{teacher}`" in text and "7 epochs in 31.0 min on this CPU" in text
+    assert "student distilled (online" in text and "α=0.3, T=2.0" in text and "average of 1 teachers" in text
+    assert f"`{teacher}`: sgd lr 0.04, batch 128" in text and "on NVIDIA H200 (validation accuracy 0.6774)" in text
+
+    params["train"].update(init_from=teacher)  # members trained from scratch: no distillation sentence
+    plain = assembled_recipe(params, model)
+    assert "distilled" not in plain and "200 epochs in 8.0 min on NVIDIA H200" in plain
