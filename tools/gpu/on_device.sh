@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Run `emoscan.model.accelerated` on a lent GPU machine (from the repository root, with .gpu/ and
+# .whl/ from tools/gpu/prepare.sh) and pack each network it wrote as <name>.tar into $OUT.
+#   bash tools/gpu/on_device.sh 520                       # every member, then students, 520 s at most
+#   bash tools/gpu/on_device.sh 300 --student kd_a        # one run of params.yaml's accelerated section
+set -u
+limit=${1:-520}; shift || true
+started=$(date +%s)
+OUT=${OUT:-$PWD/gpu_out}; mkdir -p "$OUT"
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl || exit 1
+export PYTHONPATH=/tmp/site:$PWD/src KERAS_BACKEND=jax PYTHONUNBUFFERED=1
+EMOSCAN_DEVICE="$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)"; export EMOSCAN_DEVICE
+mkdir -p data/processed
+for split in train val; do xz -dc ".gpu/$split.npz.xz" > "data/processed/$split.npz" & done; wait
+echo "setup $(( $(date +%s) - started )) s on $EMOSCAN_DEVICE"
+(while sleep 20; do nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader; done) > "$OUT/gpu_util.log" 2>&1 &
+timeout "$limit" python3 -m emoscan.model.accelerated "$@" > "$OUT/train.log" 2>&1
+echo "accelerated exit $? after $(( $(date +%s) - started )) s"
+output_dir=$(python3 -c "import yaml; print(yaml.safe_load(open('params.yaml'))['accelerated']['output_dir'])")
+cd "$output_dir" 2>/dev/null || { echo "no $output_dir"; exit 1; }
+# one tar per network: the device tool returns few files, each within a size limit
+for f in *.keras; do n=${f%.keras}; tar cf "$OUT/$n.tar" "$n.keras" "$n.json" "${n}_log.csv"; done
+grep -E "per epoch|val accuracy|finished|Error" "$OUT/train.log" | tail -30
