@@ -3,13 +3,17 @@
 # `emoscan.model.accelerated`: the split arrays, xz-compressed, and the Keras 3 wheels for its Python.
 #   tools/gpu/prepare.sh            # after `dvc repro split`; writes .gpu/ and .whl/ (both git-ignored)
 # Then run `bash tools/gpu/on_device.sh [seconds] [accelerated args...]` there, carrying .gpu and .whl
-# (xz -9 keeps the arrays near 45 MB: the device tool carries 64 MiB with the working tree).
+# (about 49 MB of arrays: the device tool carries 64 MiB with the working tree).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DEVICE_PYTHON=${DEVICE_PYTHON:-3.12}
 KERAS_VERSION=$(.venv/bin/python -c "import keras; print(keras.__version__)")
 mkdir -p .gpu .whl
-for split in train val; do xz -T2 -9 -c "data/processed/$split.npz" > ".gpu/$split.npz.xz"; done
+# re-saved uncompressed first: xz packs raw pixels far better than the split stage's zip-compressed npz
+for split in train val; do
+    .venv/bin/python -c "import sys, numpy as np; d = np.load(sys.argv[1]); np.savez(sys.stdout.buffer, **d)" \
+        "data/processed/$split.npz" | xz -T2 -9 > ".gpu/$split.npz.xz"
+done
 .venv/bin/python -m pip download --quiet --dest .whl --only-binary :all: --no-deps \
     --python-version "$DEVICE_PYTHON" --platform manylinux_2_28_x86_64 \
     "keras==$KERAS_VERSION" namex optree
