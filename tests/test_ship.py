@@ -29,9 +29,18 @@ def test_assembled_card_describes_students_their_distillation_and_their_teachers
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(7)])
 
     text = assembled_recipe(params, model)
-    assert f"`{student}`: sgd lr 0.004" in text and f"from `{teacher}`" in text and "7 epochs in 31.0 min on this CPU" in text
-    assert "student distilled (online" in text and "α=0.3, T=2.0" in text and "average of 1 teachers" in text
+    assert f"`{student}`: sgd lr 0.004" in text and f"from `{teacher}`" in text
+    assert "7 epochs in 31.0 min on this CPU" in text
+    assert "students were distilled (online" in text and "α=0.3, T=2.0" in text
+    assert "average of 1 teachers, each warm-started from one of them" in text
     assert f"`{teacher}`: sgd lr 0.04, batch 128" in text and "on NVIDIA H200 (validation accuracy 0.6774)" in text
+
+    scratch = write_provenance(tmp_path / "scratch.keras", name="s2", role="students", epochs=90, minutes=3.0,
+                               device="NVIDIA H200", val_accuracy=0.68, teachers=[teacher],
+                               distill={"alpha": 0.3, "temperature": 2.0, "mode": "online"},
+                               recipe={"optimizer": "sgd", "learning_rate": 0.02, "batch_size": 128, "seed": 402})
+    params["train"].update(init_from=scratch)  # a student trained from random initialisation
+    assert "average of 1 teachers (" in assembled_recipe(params, model), "no warm start claimed"
 
     params["train"].update(init_from=teacher)  # members trained from scratch: no distillation sentence
     plain = assembled_recipe(params, model)

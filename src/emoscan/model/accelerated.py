@@ -211,7 +211,8 @@ def fit(params: dict, group: str, name: str, teachers: list[str] | None = None) 
         if teachers else None,
         "epochs": len(history.history["loss"]), "val_accuracy": float((val_probs.argmax(1) == y_val).mean()),
         "minutes": round((time.time() - started) / 60, 2), "keras_backend": keras.backend.backend(),
-        "keras": keras.__version__, "device": os.environ.get("EMOSCAN_DEVICE") or f"unnamed (EMOSCAN_DEVICE unset; {os.cpu_count()} CPUs)",
+        "keras": keras.__version__,
+        "device": os.environ.get("EMOSCAN_DEVICE") or f"unnamed (EMOSCAN_DEVICE unset; {os.cpu_count()} CPUs)",
         "fused_affine": bool(acc.get("fused_affine")),
     }
     (out / f"{name}.json").write_text(json.dumps(provenance, indent=2))

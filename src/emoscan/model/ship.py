@@ -105,13 +105,13 @@ def distillation_words(students: list[dict]) -> str:
     """How the students among the averaged networks were distilled, and their teachers, in words."""
     d = students[0]["distill"]
     teachers = list(dict.fromkeys(t for s in students for t in s["teachers"]))
-    described = [member_words(t) or f"`{t}`" for t in teachers]
-    return (f" Each is a student distilled ({d['mode']}: the teachers run on every augmented training batch;"
+    warm = all(s["recipe"].get("init_from") for s in students)
+    return (f" The students were distilled ({d['mode']}: the teachers run on every augmented training batch;"
             f" loss α·cross-entropy + (1−α)·T²·KL(teacher‖student), α={d['alpha']}, T={d['temperature']}) from"
-            f" the average of {len(teachers)} teachers, warm-started from one of them with a short cosine"
-            f" schedule (`python -m emoscan.model.accelerated --student NAME`, `accelerated.students` and"
-            f" `accelerated.teachers` in `params.yaml`). The teachers, trained from random initialisation"
-            f" with `accelerated.members`' recipes: " + "; ".join(described) + ".")
+            f" the average of {len(teachers)} teachers{', each warm-started from one of them' if warm else ''}"
+            f" (`python -m emoscan.model.accelerated --student NAME`, `accelerated.students` and"
+            f" `accelerated.teachers` in `params.yaml`). The teachers: "
+            + "; ".join(member_words(t) or f"`{t}`" for t in teachers) + ".")
 
 
 def assembled_recipe(params: dict, model: keras.Model) -> str:
