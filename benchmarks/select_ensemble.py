@@ -36,10 +36,10 @@ def main() -> None:
     print(f"FER-2013 validation split: {len(y)} images, TTA {args.tta}")
     print("| model | params | accuracy | macro-F1 |\n|---|---:|---:|---:|")
     for path in args.models:
-        model = keras.saving.load_model(path, compile=False)
-        probs[Path(path).stem] = predict_probabilities(lambda b: model(b, training=False), x, args.tta)
-        m = classification_metrics(y, probs[Path(path).stem].argmax(axis=1))
-        print(f"| {Path(path).stem} | {model.count_params():,} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} |")
+        name, model = Path(path).stem, keras.saving.load_model(path, compile=False)
+        probs[name] = predict_probabilities(lambda b: model(b, training=False), x, args.tta)
+        m = classification_metrics(y, probs[name].argmax(axis=1))
+        print(f"| {name} | {model.count_params():,} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} |")
     rows = []
     for k in range(2, args.max_members + 1):
         for combo in itertools.combinations(probs, k):

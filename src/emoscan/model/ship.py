@@ -86,10 +86,9 @@ def provenance_of(path: str) -> dict | None:
     return json.loads(provenance.read_text()) if provenance.is_file() else None
 
 
-def member_words(path: str) -> str | None:
-    """One averaged network in words, from its provenance JSON (None without one): the recipe and
-    run of a network trained by `emoscan.model.accelerated`, else its path."""
-    origin = provenance_of(path)
+def member_words(path: str, origin: dict | None) -> str | None:
+    """One averaged network in words, from its provenance (`provenance_of(path)`; None without one):
+    the recipe and run of a network trained by `emoscan.model.accelerated`, else its path."""
     if origin is None:
         return None
     if "recipe" not in origin:
@@ -111,15 +110,16 @@ def distillation_words(students: list[dict]) -> str:
             f" the average of {len(teachers)} teachers{', each warm-started from one of them' if warm else ''}"
             f" (`python -m emoscan.model.accelerated --student NAME`, `accelerated.students` and"
             f" `accelerated.teachers` in `params.yaml`). The teachers: "
-            + "; ".join(member_words(t) or f"`{t}`" for t in teachers) + ".")
+            + "; ".join(member_words(t, provenance_of(t)) or f"`{t}`" for t in teachers) + ".")
 
 
 def assembled_recipe(params: dict, model: keras.Model) -> str:
     """`train.epochs: 0`: the networks averaged, trained elsewhere, from their provenance files."""
     t, a = params["train"], params["train"]["augment"]
     members = [t["init_from"], *t.get("ensemble_with", [])]
-    described = [words for words in map(member_words, members) if words]
-    students = [o for o in map(provenance_of, members) if o and o.get("role") == "students"]
+    origins = [provenance_of(m) for m in members]  # each JSON read once
+    described = [words for words in map(member_words, members, origins) if words]
+    students = [o for o in origins if o and o.get("role") == "students"]
     return (f"An average of {len(members)} `{t['architecture']}` networks ({model.count_params():,} parameters in"
             f" all) in one ONNX graph, trained by `python -m emoscan.model.accelerated` (Keras 3 on JAX on a"
             f" lent GPU, or on TensorFlow on the CPU; each JSON file says where) with `params.yaml`'s"
