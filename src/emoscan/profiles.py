@@ -1,35 +1,78 @@
 """Params profiles: overlay a partial params file (e.g. profiles/smoke.yaml) onto params.yaml.
 
 Usage: python -m emoscan.profiles PROFILE.yaml [--params params.yaml]
+
+A profile's mappings merge key by key into params.yaml's, and a key params.yaml lacks is an error,
+so that a typo cannot pass silently. A value tagged `!replace` takes the place of params.yaml's
+value whole instead, e.g. a new set of named runs under `accelerated.students`. params.yaml is
+rewritten round-trip (ruamel.yaml): its comments and layout survive outside the keys changed.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 from pathlib import Path
 from typing import Any
 
-import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+REPLACE_TAG = "!replace"
+
+
+class ProfileError(ValueError):
+    """The profile names a key params.yaml does not have, or is not a mapping."""
+
+
+def _round_trip() -> YAML:
+    yaml = YAML()  # round-trip: keeps comments, key order and flow style
+    yaml.preserve_quotes = True
+    yaml.width = 4096  # do not re-wrap long lines
+    return yaml
+
+
+def _replaces(value: Any) -> bool:
+    tag = getattr(value, "tag", None)
+    return getattr(tag, "value", tag) == REPLACE_TAG
+
+
+def _untagged(value: Any) -> Any:
+    """`value` without a `!replace` tag: a shallow copy of a tagged mapping or list (its entries
+    keep their own layout), anything else as it is."""
+    if not _replaces(value):
+        return value
+    if isinstance(value, dict):
+        return CommentedMap(value.items())
+    if isinstance(value, list):
+        return CommentedSeq(value)
+    raise ProfileError(f"{REPLACE_TAG} applies to a mapping or a list, got {value!r}")
 
 
 def deep_merge(base: dict[str, Any], overlay: dict[str, Any], where: str = "") -> dict[str, Any]:
-    """Return `base` with `overlay` merged in; unknown keys are an error so typos do not pass."""
-    merged = dict(base)
+    """Merge `overlay` into `base` in place and return it. Mappings merge key by key unless tagged
+    `!replace`; other values replace. Unknown keys raise ProfileError so typos do not pass."""
     for key, value in overlay.items():
         name = f"{where}{key}"
         if key not in base:
-            raise KeyError(f"profile key {name!r} is not in params.yaml")
-        if isinstance(value, dict) and isinstance(base[key], dict):
-            merged[key] = deep_merge(base[key], value, f"{name}.")
+            raise ProfileError(f"profile key {name!r} is not in params.yaml")
+        if isinstance(value, dict) and isinstance(base[key], dict) and not _replaces(value):
+            deep_merge(base[key], value, f"{name}.")
         else:
-            merged[key] = value
-    return merged
+            base[key] = _untagged(value)
+    return base
 
 
 def apply_profile(profile: Path, params: Path = Path("params.yaml")) -> dict[str, Any]:
-    """Overlay `profile` onto `params` in place and return the result."""
-    merged = deep_merge(yaml.safe_load(params.read_text()), yaml.safe_load(profile.read_text()) or {})
-    params.write_text(yaml.safe_dump(merged, sort_keys=False))
+    """Overlay `profile` onto `params` in place (comments kept) and return the merged params."""
+    yaml = _round_trip()
+    overlay = yaml.load(profile.read_text()) or {}
+    if not isinstance(overlay, dict):
+        raise ProfileError(f"{profile}: expected a mapping of params.yaml sections, got {type(overlay).__name__}")
+    merged = deep_merge(yaml.load(params.read_text()), overlay)
+    out = io.StringIO()
+    yaml.dump(merged, out)
+    params.write_text(out.getvalue())
     return merged
 
 
@@ -38,7 +81,10 @@ def main() -> None:
     parser.add_argument("profile", type=Path)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = parser.parse_args()
-    apply_profile(args.profile, args.params)
+    try:
+        apply_profile(args.profile, args.params)
+    except ProfileError as err:
+        raise SystemExit(f"emoscan.profiles: {err}") from None
     print(f"applied {args.profile} to {args.params}")
 
 

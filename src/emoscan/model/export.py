@@ -92,13 +92,23 @@ def check_export_params(cfg: dict) -> None:
     check_offsets_params(require(cfg, "class_offsets", dict, where="export"))
 
 
+def int8_calibration_images(params: dict) -> np.ndarray:
+    """The training images whose activations set the int8 ranges: `export.calibration_images` of
+    them, drawn with the split seed, as the network's (N, 48, 48, 1) float32 input."""
+    from emoscan.data.split import load_split
+    from emoscan.inference.preprocess import normalize
+
+    x_train, _ = load_split(params["split"]["output_dir"], "train")
+    picked = np.random.default_rng(params["split"]["seed"]).permutation(len(x_train))
+    return normalize(x_train[picked[:params["export"]["calibration_images"]]])
+
+
 def export(params: dict) -> dict:
     """Run the export stage: write the serving bundle to export.output_dir; return (and write)
     the export report: float32 parity, int8 agreement, class offsets."""
     import keras
 
     from emoscan.data.split import load_split
-    from emoscan.inference.preprocess import normalize
     from emoscan.model.calibration import fit_class_offsets
     from emoscan.model.evaluate import predict_probabilities
     from emoscan.model.quantize import quantize_int8
@@ -115,12 +125,11 @@ def export(params: dict) -> dict:
                                              onnx_file=FLOAT_ONNX_FILE)
     float_probs = predict_probabilities(_session_predict(out / FLOAT_ONNX_FILE), x_val, cfg["tta"])
     if cfg["quantize"] == "int8":
-        x_train, _ = load_split(split_dir, "train")
-        picked = np.random.default_rng(params["split"]["seed"]).permutation(len(x_train))[:cfg["calibration_images"]]
-        quantize_int8(out / FLOAT_ONNX_FILE, out / ONNX_FILE, normalize(x_train[picked]))
+        calibration = int8_calibration_images(params)
+        quantize_int8(out / FLOAT_ONNX_FILE, out / ONNX_FILE, calibration)
         probs = predict_probabilities(_session_predict(out / ONNX_FILE), x_val, cfg["tta"])
         agreement = float((probs.argmax(1) == float_probs.argmax(1)).mean())
-        report["int8"] = {"calibration_images": int(len(picked)), "val_top1_agreement": agreement,
+        report["int8"] = {"calibration_images": int(len(calibration)), "val_top1_agreement": agreement,
                           "val_max_abs_diff": float(np.abs(probs - float_probs).max())}
         if agreement < cfg["int8_min_agreement"]:
             raise ExportParityError(f"int8 graph agrees with float32 on {agreement:.1%} of validation images "

@@ -1,0 +1,76 @@
+"""Params profiles overlaid onto a copy of the project's params.yaml (python -m emoscan.profiles)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from emoscan.profiles import ProfileError, apply_profile
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture()
+def params(tmp_path: Path) -> Path:
+    copy = tmp_path / "params.yaml"
+    shutil.copy(ROOT / "params.yaml", copy)
+    return copy
+
+
+def comments(path: Path) -> list[str]:
+    return [line.split("#", 1)[1] for line in path.read_text().splitlines() if "#" in line]
+
+
+def test_smoke_profile_sets_its_values_and_keeps_every_comment(params: Path) -> None:
+    before = yaml.safe_load(params.read_text())
+    apply_profile(ROOT / "profiles/smoke.yaml", params)
+    after = yaml.safe_load(params.read_text())
+    assert after["split"]["subset_fraction"] == 0.03 and after["train"]["epochs"] == 1
+    assert after["export"]["class_offsets"] == {**before["export"]["class_offsets"], "fit": True, "halvings": 2}
+    assert after["train"]["learning_rate"] == before["train"]["learning_rate"]  # untouched keys stay
+    assert comments(params) == comments(ROOT / "params.yaml")
+
+
+def test_unknown_key_is_an_error_and_leaves_params_unchanged(params: Path, tmp_path: Path) -> None:
+    profile = tmp_path / "typo.yaml"
+    profile.write_text("train:\n  epoch: 3\n")
+    original = params.read_text()
+    with pytest.raises(ProfileError, match="'train.epoch' is not in params.yaml"):
+        apply_profile(profile, params)
+    assert params.read_text() == original
+    run = subprocess.run([sys.executable, "-m", "emoscan.profiles", str(profile), "--params", str(params)],
+                         capture_output=True, text=True)
+    assert run.returncode != 0 and "train.epoch" in run.stderr and "Traceback" not in run.stderr
+    assert params.read_text() == original
+
+
+def test_replace_tag_swaps_a_mapping_whole_where_a_merge_rejects_new_keys(params: Path, tmp_path: Path) -> None:
+    merge = tmp_path / "merge.yaml"
+    merge.write_text("accelerated:\n  members:\n    wide: {width: 2.0, seed: 1}\n")
+    with pytest.raises(ProfileError, match="accelerated.members.wide"):
+        apply_profile(merge, params)
+    replace = tmp_path / "replace.yaml"
+    replace.write_text("accelerated:\n  members: !replace\n    wide: {width: 2.0, seed: 1}\n")
+    apply_profile(replace, params)
+    assert yaml.safe_load(params.read_text())["accelerated"]["members"] == {"wide": {"width": 2.0, "seed": 1}}
+    assert "!replace" not in params.read_text()
+
+
+def test_replace_tag_on_a_scalar_is_an_error(params: Path, tmp_path: Path) -> None:
+    profile = tmp_path / "scalar.yaml"
+    profile.write_text("train:\n  epochs: !replace 3\n")
+    with pytest.raises(ProfileError, match="mapping or a list"):
+        apply_profile(profile, params)
+
+
+def test_cpu_distillation_profile_names_committed_teachers_and_warm_starts(params: Path) -> None:
+    acc = apply_profile(ROOT / "profiles/cpu_distillation.yaml", params)["accelerated"]
+    assert sorted(acc["students"]) == ["kd_adam_a", "kd_lr02_a", "kd_lr04_b"]
+    assert acc["members"] == yaml.safe_load((ROOT / "params.yaml").read_text())["accelerated"]["members"]
+    for path in [*acc["teachers"], *(s["init_from"] for s in acc["students"].values())]:
+        assert (ROOT / path).is_file(), path
