@@ -74,3 +74,14 @@ def test_cpu_distillation_profile_names_committed_teachers_and_warm_starts(param
     assert acc["members"] == yaml.safe_load((ROOT / "params.yaml").read_text())["accelerated"]["members"]
     for path in [*acc["teachers"], *(s["init_from"] for s in acc["students"].values())]:
         assert (ROOT / path).is_file(), path
+
+
+@pytest.mark.parametrize("profile", sorted(p.name for p in (ROOT / "profiles").glob("*.yaml")))
+def test_every_profile_applies_and_its_runs_pass_the_train_checks(profile: str, params: Path) -> None:
+    from emoscan.model.accelerated import run_config
+
+    merged = apply_profile(ROOT / "profiles" / profile, params)
+    for group in ("members", "students"):
+        for name in merged["accelerated"][group]:
+            assert run_config(merged, group, name)["seed"] == merged["accelerated"][group][name].get(
+                "seed", merged["train"]["seed"])
