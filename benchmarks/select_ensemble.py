@@ -36,9 +36,8 @@ from emoscan.model.export import FLOAT_ONNX_FILE, ONNX_FILE, export_bundle, int8
 from emoscan.model.quantize import quantize_int8
 
 
-def served_int8(paths: list[str], params: dict, out: Path) -> Path:
+def served_int8(members: list[keras.Model], params: dict, out: Path) -> Path:
     """Write the members' average as the export stage builds it (one ONNX graph, int8) to `out`."""
-    members = [keras.saving.load_model(p, compile=False) for p in paths]
     model = members[0] if len(members) == 1 else average_ensemble(members)
     x_val, _ = load_split(params["split"]["output_dir"], "val")
     export_bundle(model, out, x_val[:256], params["export"]["onnx_tolerance"], onnx_file=FLOAT_ONNX_FILE)
@@ -46,22 +45,29 @@ def served_int8(paths: list[str], params: dict, out: Path) -> Path:
     return out
 
 
+def lowest_medians(predicts: dict, inputs: np.ndarray, rounds: int = 5, repeats: int = 200) -> dict:
+    """Batch-1 ms per face of each predictor: timed in turn for `rounds` rounds, each keeping its
+    lowest median. Load from other work on a shared machine only adds time, and it comes and goes,
+    so every predictor gets timed in each phase of it."""
+    times: dict = {}
+    for _ in range(rounds):
+        for key, predict in predicts.items():
+            times[key] = min(times.get(key, np.inf), ms_per_face(predict, inputs, repeats=repeats))
+    return times
+
+
 def frontier(best: dict[int, tuple], paths: dict[str, str], params: dict, x: np.ndarray, y: np.ndarray,
-             threads: int, rounds: int = 5) -> None:
+             threads: int) -> None:
     """Print, per ensemble size, the best combination's int8 validation figures and latency."""
-    inputs, rows, times = normalize(x), {}, {}
+    rows, classifiers = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
-        classifiers = {}
         for k, combo in sorted(best.items()):
-            bundle = served_int8([paths[c] for c in combo], params, Path(tmp) / str(k))
-            classifiers[k] = EmotionClassifier(bundle, threads=threads, tta="none")
+            members = [keras.saving.load_model(paths[c], compile=False) for c in combo]
+            classifiers[k] = EmotionClassifier(served_int8(members, params, Path(tmp) / str(k)), threads=threads,
+                                               tta="none")
             m = classification_metrics(y, predict_probabilities(classifiers[k].predict, x, "none").argmax(axis=1))
             rows[k] = f"| {k} | {' + '.join(combo)} | {m['accuracy']:.4f} | {m['macro_f1']:.4f}"
-        # round-robin, lowest median per graph: load from other work on a shared machine only adds time,
-        # and it comes and goes, so every graph gets timed in each phase of it
-        for _ in range(rounds):
-            for k, classifier in classifiers.items():
-                times[k] = min(times.get(k, np.inf), ms_per_face(classifier.predict, inputs, repeats=200))
+        times = lowest_medians({k: c.predict for k, c in classifiers.items()}, normalize(x))
     print(f"\nAccuracy-latency frontier (int8, no TTA, batch 1, {threads} threads):\n"
           "| members | combination | accuracy | macro-F1 | ms/face |\n|---:|---|---:|---:|---:|")
     for k, row in rows.items():
