@@ -108,7 +108,7 @@ def main() -> None:
     if args.frontier:
         singles = [(classification_metrics(y, p.argmax(axis=1))[args.rank_by], (n,)) for n, p in probs.items()]
         best: dict[int, tuple] = {}
-        for score, combo in sorted(singles + [(r[0], r[3]) for r in rows], reverse=True):
+        for _, combo in sorted(singles + [(r[0], r[3]) for r in rows], reverse=True):
             best.setdefault(len(combo), combo)
         frontier(best, paths, params, x, y, args.threads)
 
