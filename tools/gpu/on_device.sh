@@ -12,6 +12,8 @@ export PYTHONPATH=/tmp/site:$PWD/src KERAS_BACKEND=jax PYTHONUNBUFFERED=1
 EMOSCAN_DEVICE="$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)"; export EMOSCAN_DEVICE
 mkdir -p data/processed
 for split in train val; do xz -dc ".gpu/$split.npz.xz" > "data/processed/$split.npz" & done; wait
+# the runs' init_from .keras files, from tools/gpu/prepare.sh's float16 arrays (the tracked ones stay here)
+[ -d .gpu/init ] && { python3 tools/gpu/init_weights.py unpack || exit 1; }
 echo "setup $(( $(date +%s) - started )) s on $EMOSCAN_DEVICE"
 (while sleep 20; do nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader; done) > "$OUT/gpu_util.log" 2>&1 &
 timeout "$limit" python3 -m emoscan.model.accelerated "$@" > "$OUT/train.log" 2>&1

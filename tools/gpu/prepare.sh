@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Pack what a lent GPU machine (PyTorch and JAX, no TensorFlow, no network) needs to run
-# `emoscan.model.accelerated`: the split arrays, xz-compressed, and the Keras 3 wheels for its Python.
+# `emoscan.model.accelerated`: the split arrays, xz-compressed, the runs' warm starts, and the Keras 3
+# wheels for its Python.
 #   tools/gpu/prepare.sh            # after `dvc repro split`; writes .gpu/ and .whl/ (both git-ignored)
 # Then run `bash tools/gpu/on_device.sh [seconds] [accelerated args...]` there, carrying .gpu and .whl
 # (about 49 MB of arrays: the device tool carries 64 MiB with the working tree).
@@ -14,6 +15,8 @@ for split in train val; do
     .venv/bin/python -c "import sys, numpy as np; d = np.load(sys.argv[1]); np.savez(sys.stdout.buffer, **d)" \
         "data/processed/$split.npz" | xz -T2 -9 > ".gpu/$split.npz.xz"
 done
+# warm starts (init_from) of params.yaml's accelerated runs, as float16 arrays: .gpu/init/*.npz
+.venv/bin/python tools/gpu/init_weights.py pack
 .venv/bin/python -m pip download --quiet --dest .whl --only-binary :all: --no-deps \
     --python-version "$DEVICE_PYTHON" --platform manylinux_2_28_x86_64 \
     "keras==$KERAS_VERSION" namex optree

@@ -1,0 +1,55 @@
+"""tools/gpu/init_weights.py: the warm starts a lent GPU machine needs, packed as float16 here and
+rebuilt there (run as the script, in a scratch directory standing in for each machine)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "tools/gpu/init_weights.py"
+NETWORK = "models/warm_start/emoscan_vgg_v3.keras"
+
+
+def run(action: str, cwd: Path, *args: str) -> str:
+    done = subprocess.run([sys.executable, str(SCRIPT), action, *args], cwd=cwd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_warm_starts_pack_to_float16_and_unpack_at_the_path_the_run_names(tmp_path: Path) -> None:
+    here, device = tmp_path / "here", tmp_path / "device"
+    (here / "models/warm_start").mkdir(parents=True)
+    shutil.copy(ROOT / NETWORK, here / NETWORK)
+    params = {"accelerated": {"members": {"m": {"seed": 1}},
+                              "students": {"a": {"init_from": NETWORK}, "b": {"init_from": NETWORK}, "c": None}}}
+    (here / "params.yaml").write_text(yaml.safe_dump(params))
+
+    assert "emoscan_vgg_v3.npz" in run("pack", here)
+    packed = here / ".gpu/init/emoscan_vgg_v3.npz"
+    assert [p.name for p in packed.parent.iterdir()] == [packed.name]  # one file per network, even named twice
+    assert packed.stat().st_size < 0.6 * (ROOT / NETWORK).stat().st_size
+
+    device.mkdir()
+    assert NETWORK in run("unpack", device, "--dir", str(packed.parent))
+    original = keras.saving.load_model(ROOT / NETWORK, compile=False)
+    rebuilt = keras.saving.load_model(device / NETWORK, compile=False)
+    x = np.random.default_rng(0).random((16, 48, 48, 1), dtype=np.float32)
+    np.testing.assert_allclose(np.asarray(rebuilt(x)), np.asarray(original(x)), atol=0.02)
+    for before, after in zip(original.get_weights(), rebuilt.get_weights()):
+        np.testing.assert_allclose(after, before, rtol=2e-3, atol=1e-4)
+
+
+def test_pack_without_warm_starts_clears_what_an_earlier_pack_left(tmp_path: Path) -> None:
+    stale = tmp_path / ".gpu/init/old.npz"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"stale")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"accelerated": {"members": {"m": {}}, "students": {}}}))
+    assert "nothing" in run("pack", tmp_path)
+    assert not stale.exists()

@@ -1,0 +1,74 @@
+"""Warm starts for a lent GPU machine: the `.keras` files that params.yaml's accelerated runs name
+in `init_from`, packed as float16 arrays plus the model config (half the bytes of the float32
+`.keras` file; the device tool carries 64 MiB with the working tree, the split arrays take 49 MB of
+it), and unpacked there into the `.keras` files the runs name.
+
+    python tools/gpu/init_weights.py pack   [--params params.yaml] [--dir .gpu/init]   # here
+    python tools/gpu/init_weights.py unpack [--dir .gpu/init]                          # on the device
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+
+def init_files(params: dict) -> list[str]:
+    """Every `init_from` of accelerated.members and accelerated.students, once each."""
+    acc = params["accelerated"]
+    runs = [run for group in ("members", "students") for run in (acc.get(group) or {}).values()]
+    return sorted({run["init_from"] for run in runs if run and run.get("init_from")})
+
+
+def pack(params_path: Path, out_dir: Path) -> list[Path]:
+    """Write one `<stem>.npz` per warm start into `out_dir` (emptied first); return them."""
+    import keras
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for old in out_dir.glob("*.npz"):
+        old.unlink()
+    written = []
+    for path in init_files(yaml.safe_load(params_path.read_text())):
+        model = keras.saving.load_model(path, compile=False)
+        weights = model.get_weights()
+        largest = max(float(np.abs(w).max()) for w in weights)
+        if largest > np.finfo(np.float16).max:
+            raise SystemExit(f"{path}: a weight of {largest:g} does not fit float16")
+        arrays = {f"w{i:03d}": w.astype(np.float16) for i, w in enumerate(weights)}
+        target = out_dir / f"{Path(path).stem}.npz"
+        np.savez(target, path=np.array(path), config=np.array(model.to_json()), **arrays)
+        written.append(target)
+    return written
+
+
+def unpack(in_dir: Path) -> list[str]:
+    """Rebuild each packed network (float32 again) at the path it was packed from; return those paths."""
+    import keras
+
+    restored = []
+    for packed in sorted(in_dir.glob("*.npz")):
+        data = np.load(packed)
+        model = keras.models.model_from_json(str(data["config"]))
+        model.set_weights([data[f"w{i:03d}"].astype(np.float32) for i in range(len(model.weights))])
+        path = Path(str(data["path"]))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        model.save(path)
+        restored.append(str(path))
+    return restored
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("action", choices=("pack", "unpack"))
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--dir", type=Path, default=Path(".gpu/init"))
+    args = parser.parse_args()
+    done = pack(args.params, args.dir) if args.action == "pack" else unpack(args.dir)
+    print(f"{args.action}: {', '.join(map(str, done)) or 'nothing'}")
+
+
+if __name__ == "__main__":
+    main()
