@@ -56,13 +56,13 @@ def lowest_medians(predicts: dict, inputs: np.ndarray, rounds: int = 5, repeats:
     return times
 
 
-def frontier(best: dict[int, tuple], paths: dict[str, str], params: dict, x: np.ndarray, y: np.ndarray,
+def frontier(best: dict[int, tuple], models: dict[str, keras.Model], params: dict, x: np.ndarray, y: np.ndarray,
              threads: int) -> None:
     """Print, per ensemble size, the best combination's int8 validation figures and latency."""
     rows, classifiers = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for k, combo in sorted(best.items()):
-            members = [keras.saving.load_model(paths[c], compile=False) for c in combo]
+            members = [models[c] for c in combo]
             classifiers[k] = EmotionClassifier(served_int8(members, params, Path(tmp) / str(k)), threads=threads,
                                                tta="none")
             m = classification_metrics(y, predict_probabilities(classifiers[k].predict, x, "none").argmax(axis=1))
@@ -88,12 +88,12 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params(args.params)
     x, y = load_split(params["split"]["output_dir"], "val")
-    probs, paths = {}, {}
+    probs, models = {}, {}
     print(f"FER-2013 validation split: {len(y)} images, TTA {args.tta}")
     print("| model | params | accuracy | macro-F1 |\n|---|---:|---:|---:|")
     for path in args.models:
         name, model = Path(path).stem, keras.saving.load_model(path, compile=False)
-        paths[name] = path
+        models[name] = model
         probs[name] = predict_probabilities(lambda b: model(b, training=False), x, args.tta)
         m = classification_metrics(y, probs[name].argmax(axis=1))
         print(f"| {name} | {model.count_params():,} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} |")
@@ -110,7 +110,7 @@ def main() -> None:
         best: dict[int, tuple] = {}
         for _, combo in sorted(singles + [(r[0], r[3]) for r in rows], reverse=True):
             best.setdefault(len(combo), combo)
-        frontier(best, paths, params, x, y, args.threads)
+        frontier(best, models, params, x, y, args.threads)
 
 
 if __name__ == "__main__":
