@@ -4,6 +4,9 @@ accuracy or macro-F1. Never the test split.
 
     python benchmarks/select_ensemble.py models/accelerated/*.keras models/warm_start/*.keras --max-members 3
 
+`--greedy` adds forward selection over all candidates (no size cap): an upper bound on what
+averaging them can reach on validation, whatever it costs to serve.
+
 `--frontier` adds the accuracy-latency frontier: for each ensemble size, the best combination is
 built as the export stage builds it (one averaging graph, ONNX, int8 with activation ranges from
 `export.calibration_images` training images) and scored on validation as served, with its latency
@@ -85,6 +88,8 @@ def main() -> None:
     parser.add_argument("--frontier", action="store_true", help="int8 accuracy and latency of the best combination "
                         "of each size")
     parser.add_argument("--threads", type=int, default=2, help="ONNX Runtime intra-op threads for --frontier")
+    parser.add_argument("--greedy", action="store_true", help="forward selection over every candidate, whatever "
+                        "the size: what averaging these networks can reach at most")
     args = parser.parse_args()
     params = load_params(args.params)
     x, y = load_split(params["split"]["output_dir"], "val")
@@ -93,6 +98,8 @@ def main() -> None:
     print("| model | params | accuracy | macro-F1 |\n|---|---:|---:|---:|")
     for path in args.models:
         name, model = Path(path).stem, keras.saving.load_model(path, compile=False)
+        if name in models:  # same file name in another folder
+            name = f"{Path(path).parent.name}/{name}"
         models[name] = model
         probs[name] = predict_probabilities(lambda b: model(b, training=False), x, args.tta)
         m = classification_metrics(y, probs[name].argmax(axis=1))
@@ -111,6 +118,23 @@ def main() -> None:
         for _, combo in sorted(singles + [(r[0], r[3]) for r in rows], reverse=True):
             best.setdefault(len(combo), combo)
         frontier(best, models, params, x, y, args.threads)
+    if args.greedy:
+        greedy(probs, y, args.rank_by)
+
+
+def greedy(probs: dict[str, np.ndarray], y: np.ndarray, rank_by: str) -> None:
+    """Print forward selection: each step adds the network whose addition scores best by `rank_by`."""
+    def score(names: list[str]) -> dict:
+        return classification_metrics(y, np.mean([probs[n] for n in names], axis=0).argmax(axis=1))
+
+    every = score(list(probs))
+    print(f"\nForward selection by {rank_by} (all {len(probs)} averaged: {every['accuracy']:.4f} / "
+          f"{every['macro_f1']:.4f}):\n| step | added | accuracy | macro-F1 |\n|---:|---|---:|---:|")
+    chosen: list[str] = []
+    while len(chosen) < len(probs):
+        chosen.append(max((n for n in probs if n not in chosen), key=lambda n: score(chosen + [n])[rank_by]))
+        m = score(chosen)
+        print(f"| {len(chosen)} | {chosen[-1]} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} |")
 
 
 if __name__ == "__main__":

@@ -53,3 +53,23 @@ def test_pack_without_warm_starts_clears_what_an_earlier_pack_left(tmp_path: Pat
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({"accelerated": {"members": {"m": {}}, "students": {}}}))
     assert "nothing" in run("pack", tmp_path)
     assert not stale.exists()
+
+
+def test_trained_networks_pack_by_file_name_and_unpack_where_they_were_written(tmp_path: Path) -> None:
+    # on_device.sh brings networks back this way: a width-2.0 .keras file is over the tool's 16 MiB per file
+    device, here = tmp_path / "device", tmp_path / "here"
+    (device / "models/accelerated").mkdir(parents=True)
+    shutil.copy(ROOT / NETWORK, device / "models/accelerated/w20_a.keras")
+    shutil.copy(ROOT / NETWORK, device / "models/accelerated/kd_b.keras")
+    (device / "params.yaml").write_text(yaml.safe_dump({"accelerated": {"members": {}, "students": {}}}))
+
+    out = run("pack", device, "--dir", str(tmp_path / "packed"), "--files",
+              "models/accelerated/w20_a.keras", "models/accelerated/kd_b.keras")
+    assert "w20_a.npz" in out and "kd_b.npz" in out
+    here.mkdir()
+    restored = run("unpack", here, "--dir", str(tmp_path / "packed"))
+    assert "models/accelerated/w20_a.keras" in restored and "models/accelerated/kd_b.keras" in restored
+    original = keras.saving.load_model(ROOT / NETWORK, compile=False)
+    rebuilt = keras.saving.load_model(here / "models/accelerated/w20_a.keras", compile=False)
+    x = np.random.default_rng(1).random((8, 48, 48, 1), dtype=np.float32)
+    np.testing.assert_allclose(np.asarray(rebuilt(x)), np.asarray(original(x)), atol=0.02)

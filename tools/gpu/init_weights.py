@@ -5,6 +5,9 @@ it), and unpacked there into the `.keras` files the runs name.
 
     python tools/gpu/init_weights.py pack   [--params params.yaml] [--dir .gpu/init]   # here
     python tools/gpu/init_weights.py unpack [--dir .gpu/init]                          # on the device
+
+The same format brings the trained networks back (`pack --files`): the device tool returns at most
+16 MiB per file and 64 MiB in all, and a width-2.0 network is 21 MB as a float32 `.keras` file.
 """
 
 from __future__ import annotations
@@ -23,15 +26,15 @@ def init_files(params: dict) -> list[str]:
     return sorted({run["init_from"] for run in runs if run and run.get("init_from")})
 
 
-def pack(params_path: Path, out_dir: Path) -> list[Path]:
-    """Write one `<stem>.npz` per warm start into `out_dir` (emptied first); return them."""
+def pack(paths: list[str], out_dir: Path) -> list[Path]:
+    """Write one `<stem>.npz` per `.keras` file into `out_dir` (emptied first); return them."""
     import keras
 
     out_dir.mkdir(parents=True, exist_ok=True)
     for old in out_dir.glob("*.npz"):
         old.unlink()
     written = []
-    for path in init_files(yaml.safe_load(params_path.read_text())):
+    for path in paths:
         model = keras.saving.load_model(path, compile=False)
         weights = model.get_weights()
         largest = max(float(np.abs(w).max()) for w in weights)
@@ -65,8 +68,12 @@ def main() -> None:
     parser.add_argument("action", choices=("pack", "unpack"))
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--dir", type=Path, default=Path(".gpu/init"))
+    parser.add_argument("--files", nargs="+", help="pack these .keras files instead of the runs' init_from")
     args = parser.parse_args()
-    done = pack(args.params, args.dir) if args.action == "pack" else unpack(args.dir)
+    if args.action == "unpack":
+        done = unpack(args.dir)
+    else:
+        done = pack(args.files or init_files(yaml.safe_load(args.params.read_text())), args.dir)
     print(f"{args.action}: {', '.join(map(str, done)) or 'nothing'}")
 
 

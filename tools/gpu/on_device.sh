@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Run `emoscan.model.accelerated` on a lent GPU machine (from the repository root, with .gpu/ and
-# .whl/ from tools/gpu/prepare.sh) and pack each network it wrote as <name>.tar into $OUT.
+# .whl/ from tools/gpu/prepare.sh) and bring every network it wrote back through $OUT as float16
+# arrays (tools/gpu/init_weights.py), in one tar split into networks.tar.part-* of 15 MiB at most:
+# the device tool returns 8 files, 16 MiB each, 64 MiB in all, and one width-2.0 .keras file is 21 MB.
 #   bash tools/gpu/on_device.sh 520                       # every member, then students, 520 s at most
 #   bash tools/gpu/on_device.sh 300 --student kd_a        # one run of params.yaml's accelerated section
+# Here: cat networks.tar.part-* | tar x -C DIR && python tools/gpu/init_weights.py unpack --dir DIR
 set -u
 limit=${1:-520}; shift || true
 started=$(date +%s)
@@ -19,7 +22,10 @@ echo "setup $(( $(date +%s) - started )) s on $EMOSCAN_DEVICE"
 timeout "$limit" python3 -m emoscan.model.accelerated "$@" > "$OUT/train.log" 2>&1
 echo "accelerated exit $? after $(( $(date +%s) - started )) s"
 output_dir=$(python3 -c "import yaml; print(yaml.safe_load(open('params.yaml'))['accelerated']['output_dir'])")
-cd "$output_dir" 2>/dev/null || { echo "no $output_dir"; exit 1; }
-# one tar per network: the device tool returns few files, each within a size limit
-for f in *.keras; do n=${f%.keras}; tar cf "$OUT/$n.tar" "$n.keras" "$n.json" "${n}_log.csv"; done
+ls "$output_dir"/*.keras >/dev/null 2>&1 || { echo "no network in $output_dir"; exit 1; }
+pack=/tmp/networks; mkdir -p $pack
+python3 tools/gpu/init_weights.py pack --dir $pack --files "$output_dir"/*.keras || exit 1
+cp "$output_dir"/*.json "$output_dir"/*_log.csv $pack/ 2>/dev/null
+tar cf - -C $pack . | split -b 15M - "$OUT/networks.tar.part-"
+ls -l "$OUT"
 grep -E "per epoch|val accuracy|finished|Error" "$OUT/train.log" | tail -30
