@@ -4,7 +4,8 @@
 # wheels for its Python.
 #   tools/gpu/prepare.sh            # after `dvc repro split`; writes .gpu/ and .whl/ (both git-ignored)
 # Then run `bash tools/gpu/on_device.sh [seconds] [accelerated args...]` there, carrying .gpu and .whl
-# (about 49 MB of arrays: the device tool carries 64 MiB with the working tree).
+# (about 49 MB of arrays: the device tool carries 64 MiB with the working tree, so hide the committed
+# networks for the call: tools/gpu/device_copy.sh hide, then restore).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DEVICE_PYTHON=${DEVICE_PYTHON:-3.12}
