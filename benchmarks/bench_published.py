@@ -21,6 +21,7 @@ accuracy does not cover). The sizes are the int8 ONNX files; issue #6 allows 20 
 from __future__ import annotations
 
 import argparse
+import math
 import tempfile
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from emoscan.config import load_params
 from emoscan.data.split import load_split
 from emoscan.inference.classifier import EmotionClassifier
 from emoscan.inference.preprocess import normalize
+from emoscan.model.architectures import emoscan_vgg
 from emoscan.model.export import FLOAT_ONNX_FILE, ONNX_FILE, export_bundle, int8_calibration_images
 from emoscan.model.quantize import quantize_int8
 from select_ensemble import lowest_medians  # benchmarks/ is on sys.path when this runs
@@ -113,6 +115,19 @@ def served_48(backbone: keras.Model, ten: bool, size: int = 48) -> keras.Model:
     return keras.Model(inputs, ViewMean(10 if ten else 1, name="probabilities")(probs))
 
 
+def multiply_adds(model: keras.Model) -> int:
+    """Multiply-adds of one forward pass of one input through the convolutions and Dense layers."""
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, layers.Conv2D):
+            total += layer.output.shape[1] * layer.output.shape[2] * math.prod(layer.kernel.shape)
+        elif isinstance(layer, layers.Dense):
+            total += math.prod(layer.kernel.shape)
+        elif isinstance(layer, keras.Model):
+            total += multiply_adds(layer)
+    return total
+
+
 def int8_bundle(model: keras.Model, params: dict, x_val, out: Path, calibration: int = 64) -> Path:
     """The export stage's float32 -> int8 steps, calibrated on `calibration` training images: enough
     for timing, and ONNX Runtime's calibrator keeps every activation of every image in memory (ten
@@ -132,20 +147,25 @@ def main() -> None:
     rows, predicts = {}, {}
     shipped = EmotionClassifier(SHIPPED_BUNDLE, threads=args.threads, tta="none")
     predicts["emoscan v10 (shipped), one view"] = shipped.predict
-    rows["emoscan v10 (shipped), one view"] = ("3 x 1,308,455", (SHIPPED_BUNDLE / "model.onnx").stat().st_size / 1e6)
+    rows["emoscan v10 (shipped), one view"] = ("3 x 1,308,455", 3 * multiply_adds(emoscan_vgg()),
+                                               (SHIPPED_BUNDLE / "model.onnx").stat().st_size / 1e6)
     with tempfile.TemporaryDirectory() as tmp:
         for build in (vggnet_khaireddin, resnet18_cifar):
             backbone = build()
             for ten in (False, True):
                 name = f"{backbone.name}, {'ten crops (published)' if ten else 'centre crop'}"
                 bundle = int8_bundle(served_48(backbone, ten), params, x, Path(tmp) / f"{backbone.name}_{ten}")
-                rows[name] = (f"{backbone.count_params():,}", (bundle / "model.onnx").stat().st_size / 1e6)
+                rows[name] = (f"{backbone.count_params():,}", (10 if ten else 1) * multiply_adds(backbone),
+                              (bundle / "model.onnx").stat().st_size / 1e6)
                 predicts[name] = EmotionClassifier(bundle, threads=args.threads, tta="none").predict
         times = lowest_medians(predicts, normalize(x[:256]), repeats=50)
     print(f"int8, batch 1, {args.threads} threads (lowest of five round-robin medians)")
-    print("| network, test-time views | parameters | int8 MB | ms/face |\n|---|---:|---:|---:|")
-    for name, (count, mb) in rows.items():
-        print(f"| {name} | {count} | {mb:.1f} | {times[name]:.2f} |")
+    print("| network, test-time views | parameters | M multiply-adds per face | int8 MB | ms/face |\n"
+          "|---|---:|---:|---:|---:|")
+    for name, (count, macs, mb) in rows.items():
+        print(f"| {name} | {count} | {macs / 1e6:,.0f} | {mb:.1f} | {times[name]:.2f} |")
+    print(f"(emoscan_vgg per face: width 1.0 {multiply_adds(emoscan_vgg()) / 1e6:.0f}M, "
+          f"width 2.0 {multiply_adds(emoscan_vgg(width=2.0)) / 1e6:.0f}M multiply-adds)")
 
 
 if __name__ == "__main__":
