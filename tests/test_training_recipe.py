@@ -196,7 +196,8 @@ def test_budget_cosine_lowers_the_epoch_count_when_epochs_slow_down(monkeypatch)
 
 
 def test_online_distillation_loss_is_label_cross_entropy_plus_softened_kl_to_the_teacher():
-    from emoscan.model.accelerated import OnlineDistillation, student_accuracy
+    from emoscan.model.accelerated import OnlineDistillation
+    from emoscan.model.recipe import prediction_accuracy
 
     rng = np.random.default_rng(0)
     student, teacher = rng.dirichlet(np.ones(7), 5).astype("float32"), rng.dirichlet(np.ones(7), 5).astype("float32")
@@ -221,7 +222,7 @@ def test_online_distillation_loss_is_label_cross_entropy_plus_softened_kl_to_the
     same = OnlineDistillation(7, 0.0, 2.0, reduction=None)(labels, np.concatenate([student, student], axis=1))
     np.testing.assert_allclose(keras.ops.convert_to_numpy(same), 0.0, atol=1e-5)  # matching the teacher costs nothing
 
-    metric = student_accuracy(7)
+    metric = prediction_accuracy()
     metric.update_state(labels, np.concatenate([labels, 1 - labels], axis=1))  # teacher columns all wrong
     assert float(metric.result()) == 1.0, "accuracy reads the student's columns only"
 
@@ -242,3 +243,74 @@ def test_students_learn_from_listed_teachers_or_else_the_trained_members(tmp_pat
         student_teachers({**acc, "teachers": str(listed)})
     with pytest.raises(ParamsError, match="need teachers"):
         student_teachers({**acc, "members": {"m2": {}}})
+
+
+def test_mixup_mixes_each_image_and_its_target_with_the_same_partner_and_weight():
+    from emoscan.model.mixup import MixUp
+
+    # image i is constant at value i / 10 and its target is class i, so a mixed target's weights
+    # must rebuild the mixed image's value exactly
+    values = np.arange(7, dtype="float32") / 10
+    images = np.broadcast_to(values[:, None, None, None], (7, 48, 48, 1)).copy()
+    targets = np.eye(7, dtype="float32")
+    layer = MixUp(alpha=1.0, seed=4)
+    mixed_images, mixed_targets = (keras.ops.convert_to_numpy(t) for t in layer((images, targets), training=True))
+    np.testing.assert_allclose(mixed_targets.sum(axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(mixed_images[:, 0, 0, 0], mixed_targets @ values, atol=1e-6)
+    np.testing.assert_allclose(mixed_images.std(axis=(1, 2, 3)), 0.0, atol=1e-6)  # one weight per image
+    assert not np.allclose(mixed_targets, targets), "training mixes"
+    assert (np.count_nonzero(mixed_targets > 1e-6, axis=1) <= 2).all(), "each image with one partner"
+    again = keras.ops.convert_to_numpy(layer((images, targets), training=True)[1])
+    assert not np.allclose(again, mixed_targets), "a new draw every batch"
+    kept = layer((images, targets), training=False)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(kept[0]), images)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(kept[1]), targets)
+
+
+def test_mixed_target_cross_entropy_scores_the_probabilities_against_the_packed_target():
+    from emoscan.model.mixup import MixedTargetCrossEntropy
+
+    rng = np.random.default_rng(1)
+    probs, mixed = rng.dirichlet(np.ones(7), 4).astype("float32"), rng.dirichlet(np.ones(7), 4).astype("float32")
+    unmixed = np.eye(7, dtype="float32")[[0, 1, 2, 3]]
+    loss = MixedTargetCrossEntropy(7, reduction=None)(unmixed, np.concatenate([probs, mixed], axis=1))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loss), -(mixed * np.log(probs)).sum(axis=1), rtol=1e-5)
+    smoothed = MixedTargetCrossEntropy(7, label_smoothing=0.1, reduction=None)(unmixed, np.concatenate([probs, mixed], 1))
+    target = mixed * 0.9 + 0.1 / 7
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(smoothed), -(target * np.log(probs)).sum(axis=1), rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_mixup_trains_in_both_trainers_and_saves_the_network_alone(tmp_path, arrays):
+    from emoscan.config import ParamsError
+    from emoscan.model import train as train_module
+    from emoscan.model.accelerated import fit
+
+    params = yaml.safe_load(open("params.yaml"))
+    params["train"]["mixup_alpha"] = 0.4
+    params["accelerated"] = {
+        "data_dir": str(arrays), "output_dir": str(tmp_path / "out"), "time_budget_minutes": {"members": 10, "students": 10},
+        "members": {"m": {"epochs": 3, "batch_size": 32, "mixed_precision": True, "seed": 1}},
+        "students": {"s": {"epochs": 3, "batch_size": 32}},
+    }
+    member = fit(params, "members", "m")
+    assert member["epochs"] == 3
+    saved = keras.saving.load_model(tmp_path / "out" / "m.keras", compile=False)
+    assert saved.output_shape == (None, 7) and len(saved.inputs) == 1, "the network alone, not the mixup trainer"
+    with pytest.raises(ParamsError, match="mixup_alpha with online distillation"):
+        fit(params, "students", "s", teachers=[str(tmp_path / "out" / "m.keras")])
+
+    params["split"]["output_dir"] = str(arrays)
+    params["train"].update(epochs=2, batch_size=32, output_dir=str(tmp_path / "train"), log_dir=str(tmp_path / "logs"),
+                           init_from="", ensemble_with=[], distill_from=[])
+    params["mlflow"]["tracking_uri"] = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    summary = train_module.train(params)
+    assert summary["epochs"] == 2
+    network = keras.saving.load_model(tmp_path / "train" / "model.keras", compile=False)
+    assert network.output_shape == (None, 7) and len(network.inputs) == 1
+    log = pd.read_csv(tmp_path / "train" / "training_log.csv")
+    assert {"accuracy", "val_accuracy", "loss", "val_loss"} <= set(log.columns)
+
+    params["train"]["mixup_alpha"] = -1
+    with pytest.raises(ParamsError, match="train.mixup_alpha"):
+        train_module.train(params)

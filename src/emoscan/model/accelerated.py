@@ -34,7 +34,8 @@ from emoscan.data.split import load_split
 from emoscan.model.architectures import average_ensemble, build_model, builder_kwargs
 from emoscan.model.augment import build_augmenter
 from emoscan.model.fused_affine import build_fused_augmenter
-from emoscan.model.recipe import check_train_params, class_weights, optimizer, teacher_targets
+from emoscan.model.mixup import MixedTargetCrossEntropy, mixup_trainer
+from emoscan.model.recipe import check_train_params, class_weights, optimizer, prediction_accuracy, teacher_targets
 
 log = logging.getLogger(__name__)
 
@@ -121,12 +122,6 @@ class OnlineDistillation(keras.losses.Loss):
                 "temperature": self.temperature, "label_smoothing": self.label_smoothing}
 
 
-def student_accuracy(num_classes: int) -> keras.metrics.Metric:
-    """Top-1 accuracy of the student's columns of an OnlineDistillation output, named "accuracy"."""
-    return keras.metrics.MeanMetricWrapper(
-        lambda y_true, y_pred: keras.metrics.categorical_accuracy(y_true, y_pred[:, :num_classes]), name="accuracy")
-
-
 def run_config(params: dict, group: str, name: str) -> dict:
     """`train` with the overrides of `accelerated.<group>.<name>`, checked like the train stage's."""
     acc = params["accelerated"]
@@ -168,23 +163,33 @@ def fit(params: dict, group: str, name: str, teachers: list[str] | None = None) 
     if mode == "offline":
         targets = teacher_targets(teachers, x_train, y_train, cfg["distill_alpha"], cfg["distill_temperature"], size)
 
+    mixup = float(cfg["mixup_alpha"])
+    if mixup and mode == "online":
+        raise ParamsError(f"accelerated.{group}.{name}: mixup_alpha with online distillation is not supported")
+
     net = build_model(cfg["architecture"], size, n, **builder_kwargs(cfg))
     if cfg["init_from"]:
         net.set_weights(keras.saving.load_model(cfg["init_from"], compile=False).get_weights())
     inputs = keras.Input((size, size, 1), name="image")
     augmenter = (build_fused_augmenter if acc.get("fused_affine") else build_augmenter)(cfg["augment"], cfg["seed"])
-    augmented = augmenter(inputs)
-    if mode == "online":
+    x_train_in, x_val_in, y_val_hot = as_inputs(x_train), as_inputs(x_val), np.eye(n, dtype="float32")[y_val]
+    fit_x, val_x = x_train_in, x_val_in
+    if mixup:
+        trainer = mixup_trainer(net, mixup, cfg["seed"], size, n, augmenter)
+        loss, metrics = MixedTargetCrossEntropy(n, cfg["label_smoothing"]), [prediction_accuracy()]
+        fit_x, val_x = [x_train_in, targets], [x_val_in, y_val_hot]  # the targets are mixed in the graph
+    elif mode == "online":
+        augmented = augmenter(inputs)
         teacher = average_ensemble([keras.saving.load_model(t, compile=False) for t in teachers], size)
         teacher.trainable = False
         outputs = keras.layers.Concatenate(dtype="float32")([net(augmented), teacher(augmented, training=False)])
         loss = OnlineDistillation(n, cfg["distill_alpha"], cfg["distill_temperature"], cfg["label_smoothing"])
-        metrics = [student_accuracy(n)]
+        metrics = [prediction_accuracy()]
+        trainer = keras.Model(inputs, outputs, name=f"train_{name}")
     else:
-        outputs = net(augmented)
+        trainer = keras.Model(inputs, net(augmenter(inputs)), name=f"train_{name}")
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=cfg["label_smoothing"])
         metrics = ["accuracy"]
-    trainer = keras.Model(inputs, outputs, name=f"train_{name}")
     trainer.compile(optimizer=optimizer(cfg, float(cfg["learning_rate"])), metrics=metrics, loss=loss)
 
     schedule = BudgetCosine(float(cfg["learning_rate"]), cfg["epochs"], cfg["warmup_epochs"],
@@ -192,9 +197,8 @@ def fit(params: dict, group: str, name: str, teachers: list[str] | None = None) 
     callbacks = [schedule, keras.callbacks.CSVLogger(str(out / f"{name}_log.csv")),
                  keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=cfg["epochs"],
                                                restore_best_weights=True)]
-    x_val_in = as_inputs(x_val)
-    history = trainer.fit(as_inputs(x_train), targets, batch_size=cfg["batch_size"], epochs=cfg["epochs"],
-                          shuffle=True, validation_data=(x_val_in, np.eye(n, dtype="float32")[y_val]),
+    history = trainer.fit(fit_x, targets, batch_size=cfg["batch_size"], epochs=cfg["epochs"],
+                          shuffle=True, validation_data=(val_x, y_val_hot),
                           callbacks=callbacks, verbose=2,
                           class_weight=class_weights(y_train, cfg.get("class_weight_power", 0.0)))
     keras.mixed_precision.set_global_policy("float32")

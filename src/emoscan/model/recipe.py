@@ -24,6 +24,7 @@ def check_train_params(cfg: dict) -> None:
     require(cfg, "learning_rate", (int, float), where="train", low=1e-7, high=10)
     require(cfg, "lr_schedule", str, where="train", choices=("cosine", "plateau"))
     require(cfg, "label_smoothing", (int, float), where="train", low=0, high=0.5)
+    require(cfg, "mixup_alpha", (int, float), where="train", low=0, high=10)
     require(cfg, "warmup_epochs", int, where="train", low=0)
     require(cfg, "weight_decay", (int, float), where="train", low=0, high=1)
     require(cfg, "mixed_precision", bool, where="train")
@@ -46,6 +47,17 @@ def class_weights(y: np.ndarray, power: float) -> dict[int, float] | None:
     counts = np.bincount(y, minlength=len(CLASSES)).astype(float)
     weights = (counts.sum() / (len(CLASSES) * np.maximum(counts, 1))) ** power
     return {i: float(w) for i, w in enumerate(weights)}
+
+
+def leading_columns_accuracy(y_true, y_pred):
+    """Per-sample top-1 hits of the first `classes` columns of `y_pred` against one-hot `y_true`."""
+    return keras.metrics.categorical_accuracy(y_true, y_pred[:, :y_true.shape[-1]])
+
+
+def prediction_accuracy() -> keras.metrics.Metric:
+    """Top-1 accuracy of the network's columns of a training model's packed output (the network's
+    probabilities, then the teachers' or the mixed target), named "accuracy" like Keras' own."""
+    return keras.metrics.MeanMetricWrapper(leading_columns_accuracy, name="accuracy")
 
 
 def optimizer(cfg: dict, learning_rate) -> keras.optimizers.Optimizer:

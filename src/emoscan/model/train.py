@@ -27,7 +27,8 @@ from emoscan import CLASSES
 from emoscan.data.split import load_split
 from emoscan.model.architectures import average_ensemble, build_model, builder_kwargs
 from emoscan.model.augment import make_dataset
-from emoscan.model.recipe import check_train_params, class_weights, optimizer, teacher_targets
+from emoscan.model.mixup import MixedTargetCrossEntropy, mixup_trainer
+from emoscan.model.recipe import check_train_params, class_weights, optimizer, prediction_accuracy, teacher_targets
 from emoscan.model.tracking import flatten_params, setup_tracking
 from emoscan.plots import plot_training_curves
 
@@ -197,11 +198,17 @@ def train(params: dict) -> dict:
             model.set_weights(keras.saving.load_model(cfg["init_from"], compile=False).get_weights())
             log.info("initialised weights from %s", cfg["init_from"])
         steps = int(np.ceil(len(x_train) / cfg["batch_size"]))
-        model.compile(optimizer=make_optimizer(cfg, steps),
-                      loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg["label_smoothing"]),
-                      metrics=["accuracy"], jit_compile=False)
+        fitted, fit_train, fit_val = model, train_ds, val_ds
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=cfg["label_smoothing"])
+        metrics: list = ["accuracy"]
+        if cfg["mixup_alpha"]:
+            # mixup inside the fitted model, after tf.data's augmentation: it takes (image, target)
+            fitted = mixup_trainer(model, cfg["mixup_alpha"], cfg["seed"], params["image_size"], n)
+            fit_train, fit_val = (ds.map(lambda a, b: ((a, b), b)) for ds in (train_ds, val_ds))
+            loss, metrics = MixedTargetCrossEntropy(n, cfg["label_smoothing"]), [prediction_accuracy()]
+        fitted.compile(optimizer=make_optimizer(cfg, steps), loss=loss, metrics=metrics, jit_compile=False)
         started = time.time()
-        history = model.fit(train_ds, validation_data=val_ds, epochs=cfg["epochs"],
+        history = fitted.fit(fit_train, validation_data=fit_val, epochs=cfg["epochs"],
                             callbacks=make_callbacks(cfg, out),
                             class_weight=class_weights(y_train, cfg.get("class_weight_power", 0.0)),
                             verbose=1 if sys.stdout.isatty() else 2)
