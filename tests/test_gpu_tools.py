@@ -31,8 +31,8 @@ def test_warm_starts_pack_to_float16_and_unpack_at_the_path_the_run_names(tmp_pa
                               "students": {"a": {"init_from": NETWORK}, "b": {"init_from": NETWORK}, "c": None}}}
     (here / "params.yaml").write_text(yaml.safe_dump(params))
 
-    assert "emoscan_vgg_v3.npz" in run("pack", here)
-    packed = here / ".gpu/init/emoscan_vgg_v3.npz"
+    assert "models__warm_start__emoscan_vgg_v3.npz" in run("pack", here)
+    packed = here / ".gpu/init/models__warm_start__emoscan_vgg_v3.npz"
     assert [p.name for p in packed.parent.iterdir()] == [packed.name]  # one file per network, even named twice
     assert packed.stat().st_size < 0.6 * (ROOT / NETWORK).stat().st_size
 
@@ -61,14 +61,17 @@ def test_trained_networks_pack_by_file_name_and_unpack_where_they_were_written(t
     (device / "models/accelerated").mkdir(parents=True)
     shutil.copy(ROOT / NETWORK, device / "models/accelerated/w20_a.keras")
     shutil.copy(ROOT / NETWORK, device / "models/accelerated/kd_b.keras")
+    (device / "models/accelerated/session8").mkdir()
+    shutil.copy(ROOT / NETWORK, device / "models/accelerated/session8/kd_b.keras")  # same file name
     (device / "params.yaml").write_text(yaml.safe_dump({"accelerated": {"members": {}, "students": {}}}))
 
-    out = run("pack", device, "--dir", str(tmp_path / "packed"), "--files",
-              "models/accelerated/w20_a.keras", "models/accelerated/kd_b.keras")
-    assert "w20_a.npz" in out and "kd_b.npz" in out
+    out = run("pack", device, "--dir", str(tmp_path / "packed"), "--files", "models/accelerated/w20_a.keras",
+              "models/accelerated/kd_b.keras", "models/accelerated/session8/kd_b.keras")
+    assert len(list((tmp_path / "packed").glob("*.npz"))) == 3, out
     here.mkdir()
-    restored = run("unpack", here, "--dir", str(tmp_path / "packed"))
-    assert "models/accelerated/w20_a.keras" in restored and "models/accelerated/kd_b.keras" in restored
+    restored = run("unpack", here, "--dir", str(tmp_path / "packed")).removeprefix("unpack: ").strip().split(", ")
+    assert sorted(restored) == ["models/accelerated/kd_b.keras", "models/accelerated/session8/kd_b.keras",
+                                "models/accelerated/w20_a.keras"]
     original = keras.saving.load_model(ROOT / NETWORK, compile=False)
     rebuilt = keras.saving.load_model(here / "models/accelerated/w20_a.keras", compile=False)
     x = np.random.default_rng(1).random((8, 48, 48, 1), dtype=np.float32)

@@ -26,8 +26,14 @@ def init_files(params: dict) -> list[str]:
     return sorted({run["init_from"] for run in runs if run and run.get("init_from")})
 
 
+def packed_name(path: str) -> str:
+    """The packed file's name: the network's path with `__` for `/`, so that two networks with the
+    same file name in different folders stay apart (the path itself is stored inside)."""
+    return Path(path).with_suffix("").as_posix().lstrip("./").replace("/", "__") + ".npz"
+
+
 def pack(paths: list[str], out_dir: Path) -> list[Path]:
-    """Write one `<stem>.npz` per `.keras` file into `out_dir` (emptied first); return them."""
+    """Write one `.npz` per `.keras` file into `out_dir` (emptied first); return them."""
     import keras
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -41,7 +47,7 @@ def pack(paths: list[str], out_dir: Path) -> list[Path]:
         if largest > np.finfo(np.float16).max:
             raise SystemExit(f"{path}: a weight of {largest:g} does not fit float16")
         arrays = {f"w{i:03d}": w.astype(np.float16) for i, w in enumerate(weights)}
-        target = out_dir / f"{Path(path).stem}.npz"
+        target = out_dir / packed_name(path)
         np.savez(target, path=np.array(path), config=np.array(model.to_json()), **arrays)
         written.append(target)
     return written
