@@ -21,6 +21,7 @@ this split), so the evaluate stage's test figures are the ones to quote.
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import tempfile
 from pathlib import Path
@@ -39,12 +40,22 @@ from emoscan.model.export import FLOAT_ONNX_FILE, ONNX_FILE, export_bundle, int8
 from emoscan.model.quantize import quantize_int8
 
 
+@functools.cache
+def export_inputs(split_dir: str, seed: int, calibration_images: int) -> tuple[np.ndarray, np.ndarray]:
+    """The export stage's parity-check images (validation) and int8 calibration images (training),
+    read once per process however many graphs are built."""
+    x_val, _ = load_split(split_dir, "val")
+    params = {"split": {"output_dir": split_dir, "seed": seed}, "export": {"calibration_images": calibration_images}}
+    return x_val[:256], int8_calibration_images(params)
+
+
 def served_int8(members: list[keras.Model], params: dict, out: Path) -> Path:
     """Write the members' average as the export stage builds it (one ONNX graph, int8) to `out`."""
     model = members[0] if len(members) == 1 else average_ensemble(members)
-    x_val, _ = load_split(params["split"]["output_dir"], "val")
-    export_bundle(model, out, x_val[:256], params["export"]["onnx_tolerance"], onnx_file=FLOAT_ONNX_FILE)
-    quantize_int8(out / FLOAT_ONNX_FILE, out / ONNX_FILE, int8_calibration_images(params))
+    check, calibration = export_inputs(params["split"]["output_dir"], params["split"]["seed"],
+                                       params["export"]["calibration_images"])
+    export_bundle(model, out, check, params["export"]["onnx_tolerance"], onnx_file=FLOAT_ONNX_FILE)
+    quantize_int8(out / FLOAT_ONNX_FILE, out / ONNX_FILE, calibration)
     return out
 
 
