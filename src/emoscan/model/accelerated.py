@@ -170,7 +170,6 @@ def fit(params: dict, group: str, name: str, teachers: list[str] | None = None) 
     net = build_model(cfg["architecture"], size, n, **builder_kwargs(cfg))
     if cfg["init_from"]:
         net.set_weights(keras.saving.load_model(cfg["init_from"], compile=False).get_weights())
-    inputs = keras.Input((size, size, 1), name="image")
     augmenter = (build_fused_augmenter if acc.get("fused_affine") else build_augmenter)(cfg["augment"], cfg["seed"])
     x_train_in, x_val_in, y_val_hot = as_inputs(x_train), as_inputs(x_val), np.eye(n, dtype="float32")[y_val]
     fit_x, val_x = x_train_in, x_val_in
@@ -178,18 +177,20 @@ def fit(params: dict, group: str, name: str, teachers: list[str] | None = None) 
         trainer = mixup_trainer(net, mixup, cfg["seed"], size, n, augmenter)
         loss, metrics = MixedTargetCrossEntropy(n, cfg["label_smoothing"]), [prediction_accuracy()]
         fit_x, val_x = [x_train_in, targets], [x_val_in, y_val_hot]  # the targets are mixed in the graph
-    elif mode == "online":
-        augmented = augmenter(inputs)
-        teacher = average_ensemble([keras.saving.load_model(t, compile=False) for t in teachers], size)
-        teacher.trainable = False
-        outputs = keras.layers.Concatenate(dtype="float32")([net(augmented), teacher(augmented, training=False)])
-        loss = OnlineDistillation(n, cfg["distill_alpha"], cfg["distill_temperature"], cfg["label_smoothing"])
-        metrics = [prediction_accuracy()]
-        trainer = keras.Model(inputs, outputs, name=f"train_{name}")
     else:
-        trainer = keras.Model(inputs, net(augmenter(inputs)), name=f"train_{name}")
-        loss = keras.losses.CategoricalCrossentropy(label_smoothing=cfg["label_smoothing"])
-        metrics = ["accuracy"]
+        inputs = keras.Input((size, size, 1), name="image")
+        augmented = augmenter(inputs)
+        if mode == "online":
+            teacher = average_ensemble([keras.saving.load_model(t, compile=False) for t in teachers], size)
+            teacher.trainable = False
+            outputs = keras.layers.Concatenate(dtype="float32")([net(augmented), teacher(augmented, training=False)])
+            loss = OnlineDistillation(n, cfg["distill_alpha"], cfg["distill_temperature"], cfg["label_smoothing"])
+            metrics = [prediction_accuracy()]
+        else:
+            outputs = net(augmented)
+            loss = keras.losses.CategoricalCrossentropy(label_smoothing=cfg["label_smoothing"])
+            metrics = ["accuracy"]
+        trainer = keras.Model(inputs, outputs, name=f"train_{name}")
     trainer.compile(optimizer=optimizer(cfg, float(cfg["learning_rate"])), metrics=metrics, loss=loss)
 
     schedule = BudgetCosine(float(cfg["learning_rate"]), cfg["epochs"], cfg["warmup_epochs"],
