@@ -33,9 +33,12 @@ from emoscan.data.split import load_split
 from emoscan.inference.classifier import EmotionClassifier
 from emoscan.inference.preprocess import normalize
 from emoscan.model.architectures import emoscan_vgg
-from emoscan.model.export import FLOAT_ONNX_FILE, ONNX_FILE, export_bundle, int8_calibration_images
-from emoscan.model.quantize import quantize_int8
-from select_ensemble import lowest_medians  # benchmarks/ is on sys.path when this runs
+from select_ensemble import lowest_medians, served_int8  # benchmarks/ is on sys.path when this runs
+
+# Parity-check and calibration images: enough for timing. ONNX Runtime's calibrator keeps every
+# activation of every image in memory, and ten crops of a 40x40x64 network for the export stage's
+# 1,024 calibration (or even its 256 parity) images do not fit in 24 GiB.
+EXPORT_IMAGES = 64
 
 SHIPPED_BUNDLE = Path("models/emoscan-fer2013")
 CROP = 40
@@ -128,15 +131,6 @@ def multiply_adds(model: keras.Model) -> int:
     return total
 
 
-def int8_bundle(model: keras.Model, params: dict, x_val, out: Path, calibration: int = 64) -> Path:
-    """The export stage's float32 -> int8 steps, calibrated on `calibration` training images: enough
-    for timing, and ONNX Runtime's calibrator keeps every activation of every image in memory (ten
-    crops of a 40x40x64 network for the stage's 1,024 images would not fit in 24 GiB)."""
-    export_bundle(model, out, x_val[:64], params["export"]["onnx_tolerance"], onnx_file=FLOAT_ONNX_FILE)
-    quantize_int8(out / FLOAT_ONNX_FILE, out / ONNX_FILE, int8_calibration_images(params)[:calibration])
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2, help="ONNX Runtime intra-op threads")
@@ -154,7 +148,8 @@ def main() -> None:
             backbone = build()
             for ten in (False, True):
                 name = f"{backbone.name}, {'ten crops (published)' if ten else 'centre crop'}"
-                bundle = int8_bundle(served_48(backbone, ten), params, x, Path(tmp) / f"{backbone.name}_{ten}")
+                bundle = served_int8([served_48(backbone, ten)], params, Path(tmp) / f"{backbone.name}_{ten}",
+                                     image_limit=EXPORT_IMAGES)
                 rows[name] = (f"{backbone.count_params():,}", (10 if ten else 1) * multiply_adds(backbone),
                               (bundle / "model.onnx").stat().st_size / 1e6)
                 predicts[name] = EmotionClassifier(bundle, threads=args.threads, tta="none").predict

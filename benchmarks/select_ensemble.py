@@ -49,13 +49,15 @@ def export_inputs(split_dir: str, seed: int, calibration_images: int) -> tuple[n
     return x_val[:256], int8_calibration_images(params)
 
 
-def served_int8(members: list[keras.Model], params: dict, out: Path) -> Path:
-    """Write the members' average as the export stage builds it (one ONNX graph, int8) to `out`."""
+def served_int8(members: list[keras.Model], params: dict, out: Path, image_limit: int | None = None) -> Path:
+    """Write the members' average as the export stage builds it (one ONNX graph, int8) to `out`;
+    `image_limit` keeps only the first that many parity-check and calibration images (graphs too
+    large for the stage's counts in memory)."""
     model = members[0] if len(members) == 1 else average_ensemble(members)
     check, calibration = export_inputs(params["split"]["output_dir"], params["split"]["seed"],
                                        params["export"]["calibration_images"])
-    export_bundle(model, out, check, params["export"]["onnx_tolerance"], onnx_file=FLOAT_ONNX_FILE)
-    quantize_int8(out / FLOAT_ONNX_FILE, out / ONNX_FILE, calibration)
+    export_bundle(model, out, check[:image_limit], params["export"]["onnx_tolerance"], onnx_file=FLOAT_ONNX_FILE)
+    quantize_int8(out / FLOAT_ONNX_FILE, out / ONNX_FILE, calibration[:image_limit])
     return out
 
 
