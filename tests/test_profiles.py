@@ -85,3 +85,13 @@ def test_every_profile_applies_and_its_runs_pass_the_train_checks(profile: str, 
         for name in merged["accelerated"][group]:
             assert run_config(merged, group, name)["seed"] == merged["accelerated"][group][name].get(
                 "seed", merged["train"]["seed"])
+
+
+def test_soup_ingredient_runs_start_where_the_shipped_soup_started(params: Path) -> None:
+    """A soup averages networks from one starting point: each run must restart the soup's init_from
+    at its width, or its weights could not join train.soup_with."""
+    merged = apply_profile(ROOT / "profiles/gpu_soup_ingredients.yaml", params)
+    assert len(merged["accelerated"]["members"]) == 4
+    for run in merged["accelerated"]["members"].values():
+        assert run["init_from"] == merged["train"]["init_from"] and run["width"] == merged["train"]["width"]
+        assert (ROOT / run["init_from"]).is_file()

@@ -45,3 +45,24 @@ def test_assembled_card_describes_students_their_distillation_and_their_teachers
     params["train"].update(init_from=teacher)  # members trained from scratch: no distillation sentence
     plain = assembled_recipe(params, model)
     assert "distilled" not in plain and "200 epochs in 8.0 min on NVIDIA H200" in plain
+
+
+def test_assembled_card_describes_a_soup_and_each_of_its_ingredients(tmp_path):
+    recipe = {"optimizer": "adam", "learning_rate": 0.001, "batch_size": 128, "seed": 504}
+    start = write_provenance(tmp_path / "start.keras", name="w", role="members", epochs=80, minutes=4.3,
+                             device="NVIDIA H200", val_accuracy=0.6864, recipe=recipe)
+    restart = write_provenance(tmp_path / "restart.keras", name="r", role="members", epochs=154, minutes=3.5,
+                               device="NVIDIA H200", val_accuracy=0.6906,
+                               recipe={**recipe, "optimizer": "sgd", "init_from": start})
+    params = yaml.safe_load(open("params.yaml"))
+    params["train"].update(init_from=start, soup_with=[restart], ensemble_with=[], soup_batchnorm_images=512)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(7)])
+
+    text = assembled_recipe(params, model)
+    assert text.startswith("One `emoscan_vgg` network (35 parameters)")
+    assert f"The network is a model soup (`train.soup_with`, `emoscan.model.soup`): the weights of 2 networks" in text
+    assert "re-estimated on 512 training images" in text
+    assert f"`{start}`: adam lr 0.001" in text and f"`{restart}`: sgd lr 0.001" in text and f"from `{start}`" in text
+
+    params["train"].update(soup_with=[])
+    assert "soup" not in assembled_recipe(params, model)

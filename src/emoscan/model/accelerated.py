@@ -36,6 +36,7 @@ from emoscan.model.augment import build_augmenter
 from emoscan.model.fused_affine import build_fused_augmenter
 from emoscan.model.mixup import MixedTargetCrossEntropy, mixup_trainer
 from emoscan.model.recipe import check_train_params, class_weights, optimizer, prediction_accuracy, teacher_targets
+from emoscan.model.soup import warm_start
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ def run_config(params: dict, group: str, name: str) -> dict:
         raise ParamsError(f"accelerated.{group}: no run {name!r} (have {sorted(runs)})")
     overrides = runs[name] or {}
     cfg = {**params["train"], **overrides, "ensemble_with": [], "distill_from": [],
-           "init_from": overrides.get("init_from", "")}
+           "init_from": overrides.get("init_from", ""), "soup_with": overrides.get("soup_with", [])}
     check_train_params(cfg)
     return cfg
 
@@ -168,8 +169,9 @@ def fit(params: dict, group: str, name: str, teachers: list[str] | None = None) 
         raise ParamsError(f"accelerated.{group}.{name}: mixup_alpha with online distillation is not supported")
 
     net = build_model(cfg["architecture"], size, n, **builder_kwargs(cfg))
-    if cfg["init_from"]:
-        net.set_weights(keras.saving.load_model(cfg["init_from"], compile=False).get_weights())
+    start = warm_start(cfg, x_train, as_inputs)
+    if start is not None:
+        net.set_weights(start.get_weights())
     augmenter = (build_fused_augmenter if acc.get("fused_affine") else build_augmenter)(cfg["augment"], cfg["seed"])
     x_train_in, x_val_in, y_val_hot = as_inputs(x_train), as_inputs(x_val), np.eye(n, dtype="float32")[y_val]
     fit_x, val_x = x_train_in, x_val_in

@@ -30,14 +30,15 @@ def check_train_params(cfg: dict) -> None:
     require(cfg, "mixed_precision", bool, where="train")
     require(cfg, "width", (int, float), where="train", low=0.25, high=4)
     require(cfg, "augment", dict, where="train")
-    for teacher in require(cfg, "distill_from", list, where="train"):
-        if not isinstance(teacher, str) or not Path(teacher).is_file():
-            raise ParamsError(f"train.distill_from: {teacher!r} is not a .keras file")
+    for key in ("distill_from", "ensemble_with", "soup_with"):
+        for network in require(cfg, key, list, where="train"):
+            if not isinstance(network, str) or not Path(network).is_file():
+                raise ParamsError(f"train.{key}: {network!r} is not a .keras file")
     require(cfg, "distill_alpha", (int, float), where="train", low=0, high=1)
     require(cfg, "distill_temperature", (int, float), where="train", low=0.5, high=10)
-    for member in require(cfg, "ensemble_with", list, where="train"):
-        if not isinstance(member, str) or not Path(member).is_file():
-            raise ParamsError(f"train.ensemble_with: {member!r} is not a .keras file")
+    if cfg["soup_with"] and not cfg.get("init_from"):
+        raise ParamsError("train.soup_with: the networks are averaged with train.init_from, which is empty")
+    require(cfg, "soup_batchnorm_images", int, where="train", low=1)
 
 
 def class_weights(y: np.ndarray, power: float) -> dict[int, float] | None:

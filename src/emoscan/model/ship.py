@@ -114,22 +114,36 @@ def distillation_words(students: list[dict]) -> str:
 
 
 def assembled_recipe(params: dict, model: keras.Model) -> str:
-    """`train.epochs: 0`: the networks averaged, trained elsewhere, from their provenance files."""
+    """`train.epochs: 0`: the networks averaged (in weights: a soup; in probabilities: an ensemble),
+    trained elsewhere, from their provenance files."""
     t, a = params["train"], params["train"]["augment"]
     members = [t["init_from"], *t.get("ensemble_with", [])]
-    origins = [provenance_of(m) for m in members]  # each JSON read once
-    described = [words for words in map(member_words, members, origins) if words]
+    networks = [t["init_from"], *t.get("soup_with", []), *t.get("ensemble_with", [])]
+    origins = [provenance_of(m) for m in networks]  # each JSON read once
+    described = [words for words in map(member_words, networks, origins) if words]
     students = [o for o in origins if o and o.get("role") == "students"]
-    return (f"An average of {len(members)} `{t['architecture']}` networks ({model.count_params():,} parameters in"
-            f" all) in one ONNX graph, trained by `python -m emoscan.model.accelerated` (Keras 3 on JAX on a"
+    head = (f"An average of {len(members)} `{t['architecture']}` networks ({model.count_params():,} parameters in"
+            " all) in one ONNX graph" if len(members) > 1 else
+            f"One `{t['architecture']}` network ({model.count_params():,} parameters)")
+    return (f"{head}, trained by `python -m emoscan.model.accelerated` (Keras 3 on JAX on a"
             f" lent GPU, or on TensorFlow on the CPU; each JSON file says where) with `params.yaml`'s"
             f" `accelerated` overrides of the train recipe: warm-up then a cosine schedule fitted to a"
             f" time budget, best epoch on validation accuracy, mixed bfloat16 compute, label smoothing"
             f" {t['label_smoothing']}, class weights (inverse frequency)^{t.get('class_weight_power', 0)},"
             f" augmentation: {augmentation_words(a)} (the geometric part as one fused affine resampling)."
-            f" The networks, chosen on the validation split (`benchmarks/select_ensemble.py`): "
-            + "; ".join(described) + "." + (distillation_words(students) if students else "")
-            + " The train stage (`train.epochs: 0`) averages them without training.")
+            + soup_words(t, len(members)) + " The networks: " + "; ".join(described) + "."
+            + (distillation_words(students) if students else "")
+            + " The train stage (`train.epochs: 0`) assembles them without training.")
+
+
+def soup_words(t: dict, members: int) -> str:
+    """A sentence on the model soup of `train.init_from` and `train.soup_with`, if there is one."""
+    if not t.get("soup_with"):
+        return ""
+    return (f" {'Its first' if members > 1 else 'The'} network is a model soup (`train.soup_with`,"
+            f" `emoscan.model.soup`): the weights of {len(t['soup_with']) + 1} networks that share a starting"
+            f" point (`{t['init_from']}` and its warm restarts) averaged, then the BatchNorm statistics"
+            f" re-estimated on {t['soup_batchnorm_images']} training images.")
 
 
 def warm_start_note(init_from: str, epochs: int) -> str:
@@ -233,7 +247,8 @@ def ship(params_path: str, dest: Path) -> dict:
     shutil.copy(train_dir / TRAINING_PLOT, dest / "training_plot.png")
     info = {"name": registration["model_name"], "version": registration["version"], "run_id": registration["run_id"],
             "architecture": params["train"]["architecture"], "epochs": summary["epochs"],
-            "ensemble_with": params["train"].get("ensemble_with", []),
+            "init_from": params["train"].get("init_from", ""),
+            "soup_with": params["train"].get("soup_with", []), "ensemble_with": params["train"].get("ensemble_with", []),
             "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"], "tta": metrics.get("tta", "none"),
             "quantization": "int8" if export_report.get("int8") else "float32",
             "train_minutes": training_minutes(summary, train_dir, params)}

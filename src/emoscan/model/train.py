@@ -5,7 +5,8 @@ MLflow run id is kept beside it, so a re-run after an interruption continues the
 count, schedule and MLflow run.
 
 `train.epochs: 0` trains nothing: the `train.init_from` network (e.g. one trained on a GPU by
-`emoscan.model.accelerated`) is used as it is, averaged with `train.ensemble_with`. The run then
+`emoscan.model.accelerated`), or its weight average with `train.soup_with` (a model soup,
+`emoscan.model.soup`), is used as it is, its predictions averaged with `train.ensemble_with`. The run then
 logs the members' own training logs and provenance files, and the curves are the init_from
 network's.
 """
@@ -25,10 +26,12 @@ import numpy as np
 
 from emoscan import CLASSES
 from emoscan.data.split import load_split
+from emoscan.inference.preprocess import normalize
 from emoscan.model.architectures import average_ensemble, build_model, builder_kwargs
 from emoscan.model.augment import make_dataset
 from emoscan.model.mixup import MixedTargetCrossEntropy, mixup_trainer
 from emoscan.model.recipe import check_train_params, class_weights, optimizer, prediction_accuracy, teacher_targets
+from emoscan.model.soup import warm_start
 from emoscan.model.tracking import flatten_params, setup_tracking
 from emoscan.plots import plot_training_curves
 
@@ -102,11 +105,11 @@ def with_ensemble_members(model: keras.Model, members: list[str], image_size: in
 
 
 def member_files(cfg: dict) -> list[Path]:
-    """The provenance JSON and training-log CSV files committed beside the init_from and ensemble_with
-    networks (`<stem>.json`, `<stem>_log.csv`), where they exist."""
+    """The provenance JSON and training-log CSV files committed beside the init_from, soup_with and
+    ensemble_with networks (`<stem>.json`, `<stem>_log.csv`), where they exist."""
     networks = [cfg["init_from"]] if cfg.get("init_from") else []
     found = []
-    for network in [*networks, *cfg["ensemble_with"]]:
+    for network in [*networks, *cfg.get("soup_with", []), *cfg["ensemble_with"]]:
         stem = Path(network).with_suffix("")
         found += [f for f in (stem.with_suffix(".json"), Path(f"{stem}_log.csv")) if f.is_file()]
     return found
@@ -120,8 +123,8 @@ def assemble(params: dict) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     for stale in (TRAINING_LOG, BEST_MODEL, RUN_ID_FILE, TRAINING_PLOT):
         (out / stale).unlink(missing_ok=True)
-    model = keras.saving.load_model(cfg["init_from"], compile=False)
-    saved = with_ensemble_members(model, cfg["ensemble_with"], size)
+    x_train = load_split(params["split"]["output_dir"], "train")[0] if cfg["soup_with"] else None
+    saved = with_ensemble_members(warm_start(cfg, x_train, normalize), cfg["ensemble_with"], size)
     saved.save(out / BEST_MODEL)
     curves = Path(f"{Path(cfg['init_from']).with_suffix('')}_log.csv")
     if curves.is_file():
@@ -144,12 +147,13 @@ def assemble(params: dict) -> dict:
             mlflow.log_artifact(str(out / name))
         mlflow.log_artifact(str(out / BEST_MODEL), artifact_path="keras")
         summary = {"run_id": run.info.run_id, "best_val_accuracy": val_accuracy, "epochs": 0,
-                   "epochs_this_process": 0, "init_from": cfg["init_from"], "ensemble_with": cfg["ensemble_with"],
+                   "epochs_this_process": 0, "init_from": cfg["init_from"], "soup_with": cfg["soup_with"],
+                   "ensemble_with": cfg["ensemble_with"],
                    "train_minutes": 0.0}
         (out / "train_summary.json").write_text(json.dumps(summary, indent=2))
         mlflow.log_artifact(str(out / "train_summary.json"))
-    log.info("assembled %s + %s without training: val accuracy %.4f", cfg["init_from"], cfg["ensemble_with"],
-             val_accuracy)
+    log.info("assembled %s (soup with %s) + %s without training: val accuracy %.4f", cfg["init_from"],
+             cfg["soup_with"], cfg["ensemble_with"], val_accuracy)
     return summary
 
 
@@ -193,10 +197,11 @@ def train(params: dict) -> dict:
         log.info("%s MLflow run %s", "resuming" if resuming else "starting", run.info.run_id)
 
         model = build_model(cfg["architecture"], params["image_size"], n, **builder_kwargs(cfg))
-        if cfg.get("init_from") and not resuming:
+        start = None if resuming else warm_start(cfg, x_train, normalize)
+        if start is not None:
             # warm start (e.g. from the shipped model): a new schedule over the same weights
-            model.set_weights(keras.saving.load_model(cfg["init_from"], compile=False).get_weights())
-            log.info("initialised weights from %s", cfg["init_from"])
+            model.set_weights(start.get_weights())
+            log.info("initialised weights from %s", [cfg["init_from"], *cfg["soup_with"]])
         steps = int(np.ceil(len(x_train) / cfg["batch_size"]))
         fitted, fit_train, fit_val = model, train_ds, val_ds
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=cfg["label_smoothing"])

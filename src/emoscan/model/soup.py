@@ -1,0 +1,69 @@
+"""Model soup (Wortsman et al., 2022): one network whose weights are the average of networks that
+share a starting point (fine-tuned from the same weights, so they lie in one basin of the loss).
+It costs one network at inference, where an ensemble of the same networks costs all of them.
+
+Averaging the BatchNormalization moving statistics does not give the statistics of the averaged
+network, so they are re-estimated on training images (as SWA does: Izmailov et al., 2018).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import keras
+import numpy as np
+
+
+def average_weights(networks: list[keras.Model]) -> keras.Model:
+    """The first network with every weight replaced by the mean over `networks` (same architecture)."""
+    shapes = [[w.shape for w in n.get_weights()] for n in networks]
+    if any(s != shapes[0] for s in shapes[1:]):
+        raise ValueError("a soup needs networks of one architecture and width: their weight shapes differ")
+    averaged = [np.mean(ws, axis=0) for ws in zip(*(n.get_weights() for n in networks))]
+    networks[0].set_weights(averaged)
+    return networks[0]
+
+
+def reestimate_batchnorm(network: keras.Model, images: np.ndarray, batch_size: int = 256) -> keras.Model:
+    """Set every BatchNormalization layer's moving mean and variance to the average of its batch
+    statistics over `images` ((N, size, size, 1) floats as the network takes them), in one pass in
+    training mode as SWA's `update_bn` does: each layer normalises with its batch's statistics, so the
+    layers after it see what they will see at inference. Dropout is held off during the pass."""
+    norms = [layer for layer in network.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    dropouts = {layer: layer.rate for layer in network.layers if isinstance(layer, keras.layers.Dropout)}
+    momenta = [layer.momentum for layer in norms]
+    try:
+        for layer in dropouts:
+            layer.rate = 0.0
+        for step, start in enumerate(range(0, len(images), batch_size), start=1):
+            for layer in norms:  # moving = moving * m + batch * (1 - m) with m = 1 - 1/step: a running mean
+                layer.momentum = 1.0 - 1.0 / step
+            network(images[start:start + batch_size], training=True)
+    finally:
+        for layer, rate in dropouts.items():
+            layer.rate = rate
+        for layer, momentum in zip(norms, momenta):
+            layer.momentum = momentum
+    return network
+
+
+def soup(paths: list[str], images: np.ndarray) -> keras.Model:
+    """The uniform soup of the `.keras` files in `paths`, its BatchNorm statistics re-estimated on
+    `images`; one path gives that network unchanged."""
+    networks = [keras.saving.load_model(p, compile=False) for p in paths]
+    if len(networks) == 1:
+        return networks[0]
+    return reestimate_batchnorm(average_weights(networks), images)
+
+
+def warm_start(cfg: dict, x_train: np.ndarray | None, to_inputs: Callable[[np.ndarray], np.ndarray]) -> keras.Model | None:
+    """The network a `train` section starts from: None without `init_from`; `init_from` itself, or,
+    with `soup_with`, the soup of both, its BatchNorm statistics re-estimated on
+    `soup_batchnorm_images` training images drawn with `seed` (`x_train`: uint8 (N, size, size),
+    needed only for a soup; `to_inputs` scales them as the network takes them)."""
+    if not cfg.get("init_from"):
+        return None
+    if not cfg.get("soup_with"):
+        return keras.saving.load_model(cfg["init_from"], compile=False)
+    drawn = np.random.default_rng(cfg["seed"]).permutation(len(x_train))[:cfg["soup_batchnorm_images"]]
+    return soup([cfg["init_from"], *cfg["soup_with"]], to_inputs(x_train[drawn]))
