@@ -139,10 +139,11 @@ def main() -> None:
     params = load_params(args.params)
     x, _ = load_split(params["split"]["output_dir"], "val")
     rows, predicts = {}, {}
-    shipped = EmotionClassifier(SHIPPED_BUNDLE, threads=args.threads, tta="none")
-    predicts["emoscan v10 (shipped), one view"] = shipped.predict
-    rows["emoscan v10 (shipped), one view"] = ("3 x 1,308,455", 3 * multiply_adds(emoscan_vgg()),
-                                               (SHIPPED_BUNDLE / "model.onnx").stat().st_size / 1e6)
+    shipped_name = "emoscan (shipped), one view"
+    network = keras.saving.load_model(SHIPPED_BUNDLE / "model.keras", compile=False)
+    predicts[shipped_name] = EmotionClassifier(SHIPPED_BUNDLE, threads=args.threads, tta="none").predict
+    rows[shipped_name] = (f"{network.count_params():,}", multiply_adds(network),
+                          (SHIPPED_BUNDLE / "model.onnx").stat().st_size / 1e6)
     with tempfile.TemporaryDirectory() as tmp:
         for build in (vggnet_khaireddin, resnet18_cifar):
             backbone = build()

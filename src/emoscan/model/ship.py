@@ -247,8 +247,8 @@ def ship(params_path: str, dest: Path) -> dict:
     shutil.copy(train_dir / TRAINING_PLOT, dest / "training_plot.png")
     info = {"name": registration["model_name"], "version": registration["version"], "run_id": registration["run_id"],
             "architecture": params["train"]["architecture"], "epochs": summary["epochs"],
-            "init_from": params["train"].get("init_from", ""),
-            "soup_with": params["train"].get("soup_with", []), "ensemble_with": params["train"].get("ensemble_with", []),
+            "init_from": params["train"].get("init_from", ""), "soup_with": params["train"].get("soup_with", []),
+            "ensemble_with": params["train"].get("ensemble_with", []),
             "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"], "tta": metrics.get("tta", "none"),
             "quantization": "int8" if export_report.get("int8") else "float32",
             "train_minutes": training_minutes(summary, train_dir, params)}

@@ -48,15 +48,13 @@ def reestimate_batchnorm(network: keras.Model, images: np.ndarray, batch_size: i
 
 
 def soup(paths: list[str], images: np.ndarray) -> keras.Model:
-    """The uniform soup of the `.keras` files in `paths`, its BatchNorm statistics re-estimated on
-    `images`; one path gives that network unchanged."""
-    networks = [keras.saving.load_model(p, compile=False) for p in paths]
-    if len(networks) == 1:
-        return networks[0]
-    return reestimate_batchnorm(average_weights(networks), images)
+    """The uniform soup of the `.keras` files in `paths` (plain networks, not ensembles), its
+    BatchNorm statistics re-estimated on `images`."""
+    return reestimate_batchnorm(average_weights([keras.saving.load_model(p, compile=False) for p in paths]), images)
 
 
-def warm_start(cfg: dict, x_train: np.ndarray | None, to_inputs: Callable[[np.ndarray], np.ndarray]) -> keras.Model | None:
+def warm_start(cfg: dict, x_train: np.ndarray | None,
+               to_inputs: Callable[[np.ndarray], np.ndarray]) -> keras.Model | None:
     """The network a `train` section starts from: None without `init_from`; `init_from` itself, or,
     with `soup_with`, the soup of both, its BatchNorm statistics re-estimated on
     `soup_batchnorm_images` training images drawn with `seed` (`x_train`: uint8 (N, size, size),

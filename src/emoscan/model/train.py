@@ -6,9 +6,9 @@ count, schedule and MLflow run.
 
 `train.epochs: 0` trains nothing: the `train.init_from` network (e.g. one trained on a GPU by
 `emoscan.model.accelerated`), or its weight average with `train.soup_with` (a model soup,
-`emoscan.model.soup`), is used as it is, its predictions averaged with `train.ensemble_with`. The run then
-logs the members' own training logs and provenance files, and the curves are the init_from
-network's.
+`emoscan.model.soup`), is used as it is, its predictions averaged with `train.ensemble_with`.
+The run then logs the networks' own training logs and provenance files, and the curves are the
+init_from network's.
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def member_files(cfg: dict) -> list[Path]:
     ensemble_with networks (`<stem>.json`, `<stem>_log.csv`), where they exist."""
     networks = [cfg["init_from"]] if cfg.get("init_from") else []
     found = []
-    for network in [*networks, *cfg.get("soup_with", []), *cfg["ensemble_with"]]:
+    for network in [*networks, *cfg["soup_with"], *cfg["ensemble_with"]]:
         stem = Path(network).with_suffix("")
         found += [f for f in (stem.with_suffix(".json"), Path(f"{stem}_log.csv")) if f.is_file()]
     return found
