@@ -102,7 +102,8 @@ def test_ensemble_with_committed_model_is_one_float32_model_and_one_onnx_graph(t
     params = yaml.safe_load(open("params.yaml"))
     params["split"]["output_dir"] = str(data)
     params["train"].update(epochs=1, batch_size=32, output_dir=str(tmp_path / "train"), log_dir=str(tmp_path / "logs"),
-                           init_from="", mixed_precision=True, ensemble_with=[member_file])
+                           init_from="", soup_with=[], width=1.0, mixed_precision=True,
+                           ensemble_with=[member_file])
     params["mlflow"]["tracking_uri"] = f"sqlite:///{tmp_path / 'mlflow.db'}"
 
     summary = train(params)
@@ -150,7 +151,7 @@ def test_zero_epochs_assembles_networks_trained_elsewhere_without_training(tmp_p
     (members / "m0.json").write_text(json.dumps({"device": "NVIDIA H200", "epochs": 3}))
     params = yaml.safe_load(open("params.yaml"))
     params["split"]["output_dir"] = str(data)
-    params["train"].update(epochs=0, init_from=paths[0], ensemble_with=[paths[1]], distill_from=[],
+    params["train"].update(epochs=0, init_from=paths[0], soup_with=[], ensemble_with=[paths[1]], distill_from=[],
                            output_dir=str(tmp_path / "train"), log_dir=str(tmp_path / "logs"))
     params["mlflow"]["tracking_uri"] = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # exported by mlflow.set_tracking_uri in earlier tests

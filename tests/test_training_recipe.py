@@ -56,7 +56,8 @@ def test_train_stage_fits_the_soft_targets_and_names_a_missing_teacher(tmp_path,
     params = yaml.safe_load(open("params.yaml"))
     params["split"]["output_dir"] = str(arrays)
     params["train"].update(epochs=1, batch_size=32, output_dir=str(tmp_path / "train"), log_dir=str(tmp_path / "logs"),
-                           init_from="", ensemble_with=[], distill_from=["models/warm_start/emoscan_vgg_v3.keras"],
+                           init_from="", soup_with=[], width=1.0, ensemble_with=[],
+                           distill_from=["models/warm_start/emoscan_vgg_v3.keras"],
                            distill_alpha=0.4, distill_temperature=2.0)
     params["mlflow"]["tracking_uri"] = f"sqlite:///{tmp_path / 'mlflow.db'}"
     seen = {}
@@ -302,7 +303,7 @@ def test_mixup_trains_in_both_trainers_and_saves_the_network_alone(tmp_path, arr
 
     params["split"]["output_dir"] = str(arrays)
     params["train"].update(epochs=2, batch_size=32, output_dir=str(tmp_path / "train"), log_dir=str(tmp_path / "logs"),
-                           init_from="", ensemble_with=[], distill_from=[])
+                           init_from="", soup_with=[], width=1.0, ensemble_with=[], distill_from=[])
     params["mlflow"]["tracking_uri"] = f"sqlite:///{tmp_path / 'mlflow.db'}"
     summary = train_module.train(params)
     assert summary["epochs"] == 2
