@@ -116,6 +116,16 @@ def media(tmp_path_factory, detectable_faces) -> dict[str, Path]:
     return paths
 
 
+def random_splits(data: Path, sizes: dict[str, int], seed: int) -> Path:
+    """Split arrays as the split stage writes them (`<split>.npz` with uint8 48x48 `x` and labels
+    `y`), of random pixels and labels, for tests that need the files and not the faces."""
+    rng = np.random.default_rng(seed)
+    data.mkdir(parents=True, exist_ok=True)
+    for split, n in sizes.items():
+        np.savez(data / f"{split}.npz", x=rng.integers(0, 255, (n, 48, 48), dtype=np.uint8), y=rng.integers(0, 7, n))
+    return data
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

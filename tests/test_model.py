@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import random_splits
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
 from emoscan.model.evaluate import evaluate_predictions, predict_probabilities
@@ -52,11 +53,7 @@ def test_interrupted_training_resumes_from_its_last_epoch(tmp_path, monkeypatch)
 
     from emoscan.model import train as train_module
 
-    rng = np.random.default_rng(0)
-    data = tmp_path / "processed"
-    data.mkdir()
-    for split, n in (("train", 96), ("val", 32)):
-        np.savez(data / f"{split}.npz", x=rng.integers(0, 255, (n, 48, 48), dtype=np.uint8), y=rng.integers(0, 7, n))
+    data = random_splits(tmp_path / "processed", {"train": 96, "val": 32}, seed=0)
     params = yaml.safe_load(open("params.yaml"))
     params["split"]["output_dir"] = str(data)
     params["train"].update(epochs=3, batch_size=32, output_dir=str(tmp_path / "train"),
@@ -94,10 +91,7 @@ def test_ensemble_with_committed_model_is_one_float32_model_and_one_onnx_graph(t
     from emoscan.model.train import train
 
     rng = np.random.default_rng(1)
-    data = tmp_path / "processed"
-    data.mkdir()
-    for split, n in (("train", 64), ("val", 32)):
-        np.savez(data / f"{split}.npz", x=rng.integers(0, 255, (n, 48, 48), dtype=np.uint8), y=rng.integers(0, 7, n))
+    data = random_splits(tmp_path / "processed", {"train": 64, "val": 32}, seed=1)
     member_file = str(SHIPPED_MODEL_DIR / "model.keras")
     params = yaml.safe_load(open("params.yaml"))
     params["split"]["output_dir"] = str(data)
@@ -134,9 +128,7 @@ def test_zero_epochs_assembles_networks_trained_elsewhere_without_training(tmp_p
     from emoscan.model.train import train
 
     rng = np.random.default_rng(2)
-    data = tmp_path / "processed"
-    data.mkdir()
-    np.savez(data / "val.npz", x=rng.integers(0, 255, (40, 48, 48), dtype=np.uint8), y=rng.integers(0, 7, 40))
+    data = random_splits(tmp_path / "processed", {"val": 40}, seed=2)
     members = tmp_path / "members"
     members.mkdir()
     paths = []

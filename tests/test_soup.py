@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import pytest
 import yaml
+from conftest import random_splits
 
 from emoscan.config import ParamsError
 from emoscan.model.architectures import build_model
@@ -62,10 +63,7 @@ def test_train_stage_assembles_the_soup_of_init_from_and_soup_with(tmp_path, mon
     from emoscan.model.train import train
 
     rng = np.random.default_rng(4)
-    data = tmp_path / "processed"
-    data.mkdir()
-    for split, n in (("train", 96), ("val", 40)):
-        np.savez(data / f"{split}.npz", x=rng.integers(0, 255, (n, 48, 48), dtype=np.uint8), y=rng.integers(0, 7, n))
+    data = random_splits(tmp_path / "processed", {"train": 96, "val": 40}, seed=4)
     keras.utils.set_random_seed(0)
     start = build_model("emoscan_vgg", width=0.25)
     paths = []

@@ -16,11 +16,10 @@ import numpy as np
 
 def average_weights(networks: list[keras.Model]) -> keras.Model:
     """The first network with every weight replaced by the mean over `networks` (same architecture)."""
-    shapes = [[w.shape for w in n.get_weights()] for n in networks]
-    if any(s != shapes[0] for s in shapes[1:]):
+    weights = [n.get_weights() for n in networks]
+    if any([w.shape for w in ws] != [w.shape for w in weights[0]] for ws in weights[1:]):
         raise ValueError("a soup needs networks of one architecture and width: their weight shapes differ")
-    averaged = [np.mean(ws, axis=0) for ws in zip(*(n.get_weights() for n in networks))]
-    networks[0].set_weights(averaged)
+    networks[0].set_weights([np.mean(same, axis=0) for same in zip(*weights)])
     return networks[0]
 
 
