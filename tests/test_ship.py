@@ -66,3 +66,22 @@ def test_assembled_card_describes_a_soup_and_each_of_its_ingredients(tmp_path):
 
     params["train"].update(soup_with=[])
     assert "soup" not in assembled_recipe(params, model)
+
+
+def test_trained_here_card_names_the_warm_start_soup_or_network_and_the_resampling(tmp_path):
+    from emoscan.model.ship import trained_here_recipe
+
+    start = write_provenance(tmp_path / "start.keras", name="w", role="members", epochs=80, minutes=4.3,
+                             device="NVIDIA H200", val_accuracy=0.6864,
+                             recipe={"optimizer": "adam", "learning_rate": 0.001, "batch_size": 128, "seed": 504})
+    params = yaml.safe_load(open("params.yaml"))
+    params["train"].update(init_from=start, soup_with=[str(tmp_path / "restart.keras")], soup_batchnorm_images=512)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(7)])
+
+    souped = trained_here_recipe(params, model, epochs=12)
+    assert "12 epochs of" in souped and "one fused affine resampling" in souped
+    assert f"started from a model soup (`emoscan.model.soup`): the averaged weights of `{start}` and its 1 warm" in souped
+    params["train"].update(soup_with=[])  # one network of the accelerated trainer: its provenance, no crash
+    assert f"started from the weights of `{start}`: adam lr 0.001" in trained_here_recipe(params, model, epochs=12)
+    params["train"]["augment"]["fused_affine"] = False
+    assert "fused" not in trained_here_recipe(params, model, epochs=12)

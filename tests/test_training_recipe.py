@@ -169,6 +169,45 @@ def test_fused_augmenter_is_random_in_range_and_identity_at_inference():
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(augment(x, training=False)), x)
 
 
+def test_train_stage_batches_resample_once_with_fused_affine():
+    """The train stage's tf.data batches: four Keras resamplings blur a face far more than one
+    fused resampling (mean horizontal gradient of noise images), so `fused_affine` must reach them."""
+    from emoscan.model.augment import make_dataset
+
+    cfg = yaml.safe_load(open("params.yaml"))["train"]["augment"] | {"random_erasing": 0.0, "horizontal_flip": False}
+    assert cfg["fused_affine"] is True, "params.yaml trains with one resampling"
+    x, y = np.random.default_rng(4).integers(0, 256, (64, 48, 48), dtype=np.uint8), np.arange(64) % 7
+
+    def sharpness(fused: bool) -> float:
+        batch = next(iter(make_dataset(x, y, 64, 7, training=True, augment_cfg=cfg | {"fused_affine": fused}, seed=3)))
+        return float(np.abs(np.diff(batch[0].numpy(), axis=2)).mean())
+
+    fused, layers = sharpness(True), sharpness(False)
+    assert fused > 2 * layers, (fused, layers)
+    assert fused < float(np.abs(np.diff(x / 255.0, axis=2)).mean()), "still augmented"
+
+
+def test_augmenter_with_every_transform_off_is_the_identity():
+    from emoscan.model.augment import build_training_augmenter
+
+    off = {"rotation": 0.0, "shear": 0.0, "zoom": 0.0, "shift": 0.0, "horizontal_flip": False, "random_erasing": 0.0}
+    x = np.random.default_rng(7).random((4, 48, 48, 1), dtype=np.float32)
+    for fused in (False, True):
+        out = keras.ops.convert_to_numpy(build_training_augmenter(off | {"fused_affine": fused}, seed=1)(x, training=True))
+        np.testing.assert_allclose(out, x, atol=1e-5)
+
+
+def test_train_params_need_the_fused_affine_choice():
+    from emoscan.config import ParamsError
+    from emoscan.model.recipe import check_train_params
+
+    cfg = yaml.safe_load(open("params.yaml"))["train"]
+    check_train_params(cfg)
+    cfg["augment"] = {k: v for k, v in cfg["augment"].items() if k != "fused_affine"}
+    with pytest.raises(ParamsError, match="train.augment.fused_affine: missing"):
+        check_train_params(cfg)
+
+
 def test_budget_cosine_lowers_the_epoch_count_when_epochs_slow_down(monkeypatch):
     from emoscan.model import accelerated
 

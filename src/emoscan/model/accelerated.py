@@ -32,8 +32,7 @@ from emoscan import CLASSES
 from emoscan.config import ParamsError, load_params, require
 from emoscan.data.split import load_split
 from emoscan.model.architectures import average_ensemble, build_model, builder_kwargs
-from emoscan.model.augment import build_augmenter
-from emoscan.model.fused_affine import build_fused_augmenter
+from emoscan.model.augment import build_training_augmenter
 from emoscan.model.mixup import MixedTargetCrossEntropy, mixup_trainer
 from emoscan.model.recipe import check_train_params, class_weights, optimizer, prediction_accuracy, teacher_targets
 from emoscan.model.soup import warm_start
@@ -172,7 +171,7 @@ def fit(params: dict, group: str, name: str, teachers: list[str] | None = None) 
     start = warm_start(cfg, x_train, as_inputs)
     if start is not None:
         net.set_weights(start.get_weights())
-    augmenter = (build_fused_augmenter if acc.get("fused_affine") else build_augmenter)(cfg["augment"], cfg["seed"])
+    augmenter = build_training_augmenter(cfg["augment"], cfg["seed"])
     x_train_in, x_val_in, y_val_hot = as_inputs(x_train), as_inputs(x_val), np.eye(n, dtype="float32")[y_val]
     fit_x, val_x = x_train_in, x_val_in
     if mixup:
@@ -220,7 +219,7 @@ def fit(params: dict, group: str, name: str, teachers: list[str] | None = None) 
         "minutes": round((time.time() - started) / 60, 2), "keras_backend": keras.backend.backend(),
         "keras": keras.__version__,
         "device": os.environ.get("EMOSCAN_DEVICE") or f"unnamed (EMOSCAN_DEVICE unset; {os.cpu_count()} CPUs)",
-        "fused_affine": bool(acc.get("fused_affine")),
+        "fused_affine": bool(cfg["augment"].get("fused_affine")),
     }
     (out / f"{name}.json").write_text(json.dumps(provenance, indent=2))
     log.info("%s: %d epochs, val accuracy %.4f, %.1f min", name, provenance["epochs"],

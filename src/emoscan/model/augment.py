@@ -39,7 +39,19 @@ def build_augmenter(cfg: dict, seed: int) -> keras.Sequential:
         # mid-grey fill, since the layer's default noise (N(0, 1)) leaves the [0, 1] input range
         stack.append(keras.layers.RandomErasing(factor=(erase, erase), scale=(0.02, 0.25), fill_value=0.5,
                                                 value_range=(0.0, 1.0), seed=seed))
-    return keras.Sequential(stack, name="augment")
+    return keras.Sequential(stack or [keras.layers.Identity()], name="augment")  # all off: identity
+
+
+def build_training_augmenter(cfg: dict, seed: int) -> keras.Sequential:
+    """`train.augment` as both trainers run it. With `fused_affine`, rotation, shear, zoom and shift
+    are one affine resampling per image (`emoscan.model.fused_affine`); without, Keras' four image
+    layers resample the face four times, and the bilinear blur compounds: a trained width-2.0 network
+    scores 0.65 on such training images against 0.77 with the fused resampling (README)."""
+    if cfg.get("fused_affine"):
+        from emoscan.model.fused_affine import build_fused_augmenter  # it imports this module
+
+        return build_fused_augmenter(cfg, seed)
+    return build_augmenter(cfg, seed)
 
 
 def make_dataset(x, y, batch_size: int, num_classes: int, *, training: bool = False,
@@ -58,6 +70,6 @@ def make_dataset(x, y, batch_size: int, num_classes: int, *, training: bool = Fa
                               tf.cast(b, tf.float32) if soft else tf.one_hot(b, num_classes)),
                 num_parallel_calls=tf.data.AUTOTUNE)
     if training and augment_cfg:
-        augmenter = build_augmenter(augment_cfg, seed)
+        augmenter = build_training_augmenter(augment_cfg, seed)
         ds = ds.map(lambda a, b: (augmenter(a, training=True), b), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -29,7 +29,7 @@ def check_train_params(cfg: dict) -> None:
     require(cfg, "weight_decay", (int, float), where="train", low=0, high=1)
     require(cfg, "mixed_precision", bool, where="train")
     require(cfg, "width", (int, float), where="train", low=0.25, high=4)
-    require(cfg, "augment", dict, where="train")
+    require(require(cfg, "augment", dict, where="train"), "fused_affine", bool, where="train.augment")
     for key in ("distill_from", "ensemble_with", "soup_with"):
         for network in require(cfg, key, list, where="train"):
             if not isinstance(network, str) or not Path(network).is_file():

@@ -71,13 +71,14 @@ def trained_here_recipe(params: dict, model: keras.Model, epochs: int) -> str:
             f" {t['optimizer']} (lr {t['learning_rate']}, {t['lr_schedule']} schedule), batch {t['batch_size']},"
             f" {precision}, label smoothing {t['label_smoothing']}, class weights (inverse"
             f" frequency)^{t.get('class_weight_power', 0)}, augmentation: {augmentation_words(a)}."
-            f"{warm_start_note(t.get('init_from', ''), epochs)}{ensemble_note(t.get('ensemble_with', []))}")
+            f"{warm_start_note(t, epochs)}{ensemble_note(t.get('ensemble_with', []))}")
 
 
 def augmentation_words(a: dict) -> str:
     """`train.augment` in words."""
+    resampling = " (the geometric part as one fused affine resampling)" if a.get("fused_affine") else ""
     return (f"rotation ±{a['rotation'] * 360:.0f}°, shear {a['shear']}, zoom {a['zoom']}, shifts {a['shift']},"
-            f" horizontal flip, random erasing p={a['random_erasing']}")
+            f" horizontal flip, random erasing p={a['random_erasing']}{resampling}")
 
 
 def provenance_of(path: str) -> dict | None:
@@ -130,7 +131,7 @@ def assembled_recipe(params: dict, model: keras.Model) -> str:
             f" `accelerated` overrides of the train recipe: warm-up then a cosine schedule fitted to a"
             f" time budget, best epoch on validation accuracy, mixed bfloat16 compute, label smoothing"
             f" {t['label_smoothing']}, class weights (inverse frequency)^{t.get('class_weight_power', 0)},"
-            f" augmentation: {augmentation_words(a)} (the geometric part as one fused affine resampling)."
+            f" augmentation: {augmentation_words(a | {'fused_affine': True})}."  # as the accelerated trainer ran it
             + soup_words(t, len(members)) + " The networks: " + "; ".join(described) + "."
             + (distillation_words(students) if students else "")
             + " The train stage (`train.epochs: 0`) assembles them without training.")
@@ -146,13 +147,20 @@ def soup_words(t: dict, members: int) -> str:
             f" re-estimated on {t['soup_batchnorm_images']} training images.")
 
 
-def warm_start_note(init_from: str, epochs: int) -> str:
-    """A sentence on the weights training started from, with their provenance file when present."""
+def warm_start_note(t: dict, epochs: int) -> str:
+    """A sentence on the weights the train section `t` started from (`init_from`, or its soup with
+    `soup_with`), with their provenance when a file beside them has it."""
+    init_from = t.get("init_from", "")
     if not init_from:
         return ""
+    if t.get("soup_with"):
+        return (f" Training started from a model soup (`emoscan.model.soup`): the averaged weights of `{init_from}`"
+                f" and its {len(t['soup_with'])} warm restarts in `train.soup_with`, BatchNorm statistics"
+                f" re-estimated on {t['soup_batchnorm_images']} training images.")
     origin = provenance_of(init_from)
-    if origin is None:
-        return f" Training started from the weights in `{init_from}`."
+    if origin is None or "reproduce" not in origin:  # no file, or a network of emoscan.model.accelerated
+        described = member_words(init_from, origin) or f"`{init_from}`"
+        return f" Training started from the weights of {described}, a warm restart with a fresh schedule."
     return (f" Training started from the weights in `{init_from}` ({origin['model']}, {origin['epochs']} epochs in all,"
             f" initialisation: {origin['initialisation']}; reproduce it with `{origin['reproduce']}`), a warm"
             f" restart with a fresh schedule: {origin['epochs'] + epochs} epochs in all.")
