@@ -1,0 +1,66 @@
+"""Choose a model soup's ingredients on the validation split (Wortsman et al., 2022): each network
+alone, the uniform soup of all of them, and the greedy soup (ingredients taken in order of their
+own validation accuracy, each kept only if the soup's validation accuracy does not drop). Every
+soup is built as the train stage builds it (`emoscan.model.soup.soup`: weights averaged, BatchNorm
+statistics re-estimated on `train.soup_batchnorm_images` training images drawn with `train.seed`).
+Float32, no TTA, never the test split.
+
+    python benchmarks/select_soup.py models/warm_start/emoscan_vgg_v11_*.keras models/train/model.keras
+
+The networks must share a starting point (warm restarts of one network), or their average is not
+a network (README: the mirror-image soup scored 0.39).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import keras
+import numpy as np
+
+from emoscan.config import load_params
+from emoscan.data.split import load_split
+from emoscan.inference.preprocess import normalize
+from emoscan.model.evaluate import classification_metrics, predict_probabilities
+from emoscan.model.soup import soup
+
+
+def scored(network: keras.Model, x_val: np.ndarray, y_val: np.ndarray) -> dict:
+    """Validation accuracy and macro-F1 of `network` (float32, no TTA)."""
+    probs = predict_probabilities(lambda b: network(b, training=False), x_val, "none")
+    return classification_metrics(y_val, probs.argmax(axis=1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("networks", nargs="+", help=".keras files sharing a starting point")
+    parser.add_argument("--params", default="params.yaml")
+    args = parser.parse_args()
+    params = load_params(args.params)
+    cfg, split_dir = params["train"], params["split"]["output_dir"]
+    x_val, y_val = load_split(split_dir, "val")
+    x_train, _ = load_split(split_dir, "train")
+    drawn = np.random.default_rng(cfg["seed"]).permutation(len(x_train))[:cfg["soup_batchnorm_images"]]
+    bn_images = normalize(x_train[drawn])
+
+    def row(name: str, paths: list[str]) -> float:
+        network = keras.saving.load_model(paths[0], compile=False) if len(paths) == 1 else soup(paths, bn_images)
+        m = scored(network, x_val, y_val)
+        print(f"| {name} | {len(paths)} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} |", flush=True)
+        return m["accuracy"]
+
+    print(f"FER-2013 validation split: {len(y_val)} images; BatchNorm re-estimated on {len(drawn)} training images")
+    print("| network or soup | ingredients | accuracy | macro-F1 |\n|---|---:|---:|---:|")
+    alone = {path: row(f"`{path}`", [path]) for path in args.networks}
+    row("uniform soup of all", list(args.networks))
+    ranked = sorted(args.networks, key=alone.get, reverse=True)
+    kept, best = [ranked[0]], alone[ranked[0]]
+    for path in ranked[1:]:
+        accuracy = row(f"greedy: {len(kept)} kept + `{path}`", [*kept, path])
+        if accuracy >= best:
+            kept, best = [*kept, path], accuracy
+    print(f"greedy soup: {kept} (validation accuracy {best:.4f})")
+
+
+if __name__ == "__main__":
+    main()
