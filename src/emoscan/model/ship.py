@@ -131,7 +131,7 @@ def assembled_recipe(params: dict, model: keras.Model) -> str:
             f" `accelerated` overrides of the train recipe: warm-up then a cosine schedule fitted to a"
             f" time budget, best epoch on validation accuracy, mixed bfloat16 compute, label smoothing"
             f" {t['label_smoothing']}, class weights (inverse frequency)^{t.get('class_weight_power', 0)},"
-            f" augmentation: {augmentation_words(a | {'fused_affine': True})}."  # as the accelerated trainer ran it
+            f" augmentation: {augmentation_words(a)}."
             + soup_words(t, len(members)) + " The networks: " + "; ".join(described) + "."
             + (distillation_words(students) if students else "")
             + " The train stage (`train.epochs: 0`) assembles them without training.")
