@@ -1,8 +1,8 @@
 """Choose a model soup's ingredients on the validation split (Wortsman et al., 2022): each network
 alone, the uniform soup of all of them, and the greedy soup (ingredients taken in order of their
 own validation accuracy, each kept only if the soup's validation accuracy does not drop). Every
-soup is built as the train stage builds it (`emoscan.model.soup.soup`: weights averaged, BatchNorm
-statistics re-estimated on `train.soup_batchnorm_images` training images drawn with `train.seed`).
+soup is built by the train stage's own `emoscan.model.soup.warm_start`: weights averaged, BatchNorm
+statistics re-estimated on `train.soup_batchnorm_images` training images drawn with `train.seed`.
 Float32, no TTA, never the test split.
 
     python benchmarks/select_soup.py models/warm_start/emoscan_vgg_v11_*.keras models/train/model.keras
@@ -22,7 +22,7 @@ from emoscan.config import load_params
 from emoscan.data.split import load_split
 from emoscan.inference.preprocess import normalize
 from emoscan.model.evaluate import classification_metrics, predict_probabilities
-from emoscan.model.soup import soup
+from emoscan.model.soup import warm_start
 
 
 def scored(network: keras.Model, x_val: np.ndarray, y_val: np.ndarray) -> dict:
@@ -40,16 +40,15 @@ def main() -> None:
     cfg, split_dir = params["train"], params["split"]["output_dir"]
     x_val, y_val = load_split(split_dir, "val")
     x_train, _ = load_split(split_dir, "train")
-    drawn = np.random.default_rng(cfg["seed"]).permutation(len(x_train))[:cfg["soup_batchnorm_images"]]
-    bn_images = normalize(x_train[drawn])
 
     def row(name: str, paths: list[str]) -> float:
-        network = keras.saving.load_model(paths[0], compile=False) if len(paths) == 1 else soup(paths, bn_images)
-        m = scored(network, x_val, y_val)
+        # the train stage's own start: paths[0] alone, or its soup with the rest
+        m = scored(warm_start(cfg | {"init_from": paths[0], "soup_with": paths[1:]}, x_train, normalize), x_val, y_val)
         print(f"| {name} | {len(paths)} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} |", flush=True)
         return m["accuracy"]
 
-    print(f"FER-2013 validation split: {len(y_val)} images; BatchNorm re-estimated on {len(drawn)} training images")
+    print(f"FER-2013 validation split: {len(y_val)} images; BatchNorm re-estimated on"
+          f" {min(cfg['soup_batchnorm_images'], len(x_train))} training images")
     print("| network or soup | ingredients | accuracy | macro-F1 |\n|---|---:|---:|---:|")
     alone = {path: row(f"`{path}`", [path]) for path in args.networks}
     row("uniform soup of all", list(args.networks))
