@@ -116,13 +116,15 @@ def media(tmp_path_factory, detectable_faces) -> dict[str, Path]:
     return paths
 
 
-def random_splits(data: Path, sizes: dict[str, int], seed: int) -> Path:
+def random_splits(data: Path, sizes: dict[str, int], seed: int, every_class: bool = False) -> Path:
     """Split arrays as the split stage writes them (`<split>.npz` with uint8 48x48 `x` and labels
-    `y`), of random pixels and labels, for tests that need the files and not the faces."""
+    `y`), of random pixels, for tests that need the files and not the faces. Labels are random, or
+    with `every_class` cycle through the seven classes (each present, for class weights)."""
     rng = np.random.default_rng(seed)
     data.mkdir(parents=True, exist_ok=True)
     for split, n in sizes.items():
-        np.savez(data / f"{split}.npz", x=rng.integers(0, 255, (n, 48, 48), dtype=np.uint8), y=rng.integers(0, 7, n))
+        labels = np.arange(n) % 7 if every_class else rng.integers(0, 7, n)
+        np.savez(data / f"{split}.npz", x=rng.integers(0, 255, (n, 48, 48), dtype=np.uint8), y=labels)
     return data
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import random_splits
 
 from emoscan.model.architectures import build_model
 from emoscan.model.evaluate import predict_probabilities
@@ -23,12 +24,7 @@ def teacher() -> keras.Model:
 
 @pytest.fixture()
 def arrays(tmp_path):
-    rng = np.random.default_rng(3)
-    data = tmp_path / "processed"
-    data.mkdir()
-    for split, n in (("train", 64), ("val", 32)):
-        np.savez(data / f"{split}.npz", x=rng.integers(0, 255, (n, 48, 48), dtype=np.uint8), y=np.arange(n) % 7)
-    return data
+    return random_splits(tmp_path / "processed", {"train": 64, "val": 32}, seed=3, every_class=True)
 
 
 def test_distillation_targets_mix_labels_with_the_teachers_flip_averaged_probabilities(teacher):
