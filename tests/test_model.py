@@ -82,6 +82,35 @@ def test_interrupted_training_resumes_from_its_last_epoch(tmp_path, monkeypatch)
 
 
 @pytest.mark.slow
+def test_snapshots_save_every_epochs_network_in_float32_under_mixed_precision(tmp_path):
+    import yaml
+
+    from emoscan.model.train import train
+
+    data = random_splits(tmp_path / "processed", {"train": 64, "val": 32}, seed=5, every_class=True)
+    params = yaml.safe_load(open("params.yaml"))
+    params["split"]["output_dir"] = str(data)
+    params["train"].update(epochs=2, batch_size=32, output_dir=str(tmp_path / "train"), log_dir=str(tmp_path / "logs"),
+                           init_from="", soup_with=[], width=0.25, mixed_precision=True, snapshots=True)
+    params["mlflow"]["tracking_uri"] = f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+    train(params)
+    files = sorted((tmp_path / "train" / "snapshots").iterdir())
+    assert [f.name for f in files] == ["epoch_01.keras", "epoch_02.keras"]
+    snapshots = [keras.saving.load_model(f, compile=False) for f in files]
+    assert all(layer.dtype_policy.name == "float32" for m in snapshots for layer in m.layers)
+    weights = [m.get_weights() for m in snapshots]
+    assert any(not np.array_equal(a, b) for a, b in zip(*weights)), "the second epoch changed the weights"
+    saved = keras.saving.load_model(tmp_path / "train" / "model.keras", compile=False).get_weights()
+    assert any(all(np.array_equal(a, b) for a, b in zip(saved, w)) for w in weights), \
+        "the saved model is one of the trajectory's snapshots"
+
+    params["train"].update(snapshots=False, output_dir=str(tmp_path / "plain"))
+    train(params)
+    assert not (tmp_path / "plain" / "snapshots").exists()
+
+
+@pytest.mark.slow
 def test_ensemble_with_committed_model_is_one_float32_model_and_one_onnx_graph(tmp_path):
     import yaml
 

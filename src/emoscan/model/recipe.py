@@ -28,6 +28,7 @@ def check_train_params(cfg: dict) -> None:
     require(cfg, "warmup_epochs", int, where="train", low=0)
     require(cfg, "weight_decay", (int, float), where="train", low=0, high=1)
     require(cfg, "mixed_precision", bool, where="train")
+    require(cfg, "snapshots", bool, where="train")
     require(cfg, "width", (int, float), where="train", low=0.25, high=4)
     require(require(cfg, "augment", dict, where="train"), "fused_affine", bool, where="train.augment")
     for key in ("distill_from", "ensemble_with", "soup_with"):

@@ -18,6 +18,7 @@ import logging
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import keras
@@ -41,6 +42,7 @@ BEST_MODEL = "model.keras"
 TRAINING_LOG = "training_log.csv"
 TRAINING_PLOT = "training_plot.png"
 RUN_ID_FILE = "mlflow_run_id.txt"
+SNAPSHOTS = "snapshots"
 
 
 class MlflowEpochLogger(keras.callbacks.Callback):
@@ -61,6 +63,27 @@ def make_optimizer(cfg: dict, steps_per_epoch: int) -> keras.optimizers.Optimize
             initial_learning_rate=0.0 if warmup else lr, warmup_target=lr if warmup else None,
             warmup_steps=warmup, decay_steps=max(1, cfg["epochs"] * steps_per_epoch - warmup))
     return optimizer(cfg, lr)
+
+
+class EpochSnapshots(keras.callbacks.Callback):
+    """Save `network`'s weights after every epoch as a float32 `.keras` file
+    (`<directory>/epoch_NN.keras`), whatever the training precision: the trajectory's networks,
+    for snapshot soups (`benchmarks/select_soup.py`)."""
+
+    def __init__(self, network: keras.Model, build: Callable[[], keras.Model], directory: Path) -> None:
+        super().__init__()
+        self.network, self.build, self.directory = network, build, directory
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        policy = keras.mixed_precision.global_policy()
+        keras.mixed_precision.set_global_policy("float32")
+        try:
+            copy = self.build()
+        finally:
+            keras.mixed_precision.set_global_policy(policy)
+        copy.set_weights(self.network.get_weights())
+        self.directory.mkdir(parents=True, exist_ok=True)
+        copy.save(self.directory / f"epoch_{epoch + 1:02d}.keras")
 
 
 def make_callbacks(cfg: dict, out: Path) -> list[keras.callbacks.Callback]:
@@ -187,6 +210,7 @@ def train(params: dict) -> dict:
     if not resuming:
         for stale in (TRAINING_LOG, BEST_MODEL):
             (out / stale).unlink(missing_ok=True)
+        shutil.rmtree(out / SNAPSHOTS, ignore_errors=True)
     setup_tracking(params["mlflow"])
     run_id = (out / RUN_ID_FILE).read_text().strip() if resuming else None
     with mlflow.start_run(run_id=run_id, run_name=None if resuming else cfg["architecture"]) as run:
@@ -212,9 +236,12 @@ def train(params: dict) -> dict:
             fit_train, fit_val = (ds.map(lambda a, b: ((a, b), b)) for ds in (train_ds, val_ds))
             loss, metrics = MixedTargetCrossEntropy(n, cfg["label_smoothing"]), [prediction_accuracy()]
         fitted.compile(optimizer=make_optimizer(cfg, steps), loss=loss, metrics=metrics, jit_compile=False)
+        callbacks = make_callbacks(cfg, out)
+        if cfg["snapshots"]:
+            callbacks.append(EpochSnapshots(model, lambda: build_model(cfg["architecture"], params["image_size"], n,
+                                                                       **builder_kwargs(cfg)), out / SNAPSHOTS))
         started = time.time()
-        history = fitted.fit(fit_train, validation_data=fit_val, epochs=cfg["epochs"],
-                            callbacks=make_callbacks(cfg, out),
+        history = fitted.fit(fit_train, validation_data=fit_val, epochs=cfg["epochs"], callbacks=callbacks,
                             class_weight=class_weights(y_train, cfg.get("class_weight_power", 0.0)),
                             verbose=1 if sys.stdout.isatty() else 2)
         # EarlyStopping restored the best weights; the saved model always computes in float32
