@@ -75,15 +75,8 @@ class EpochSnapshots(keras.callbacks.Callback):
         self.network, self.build, self.directory = network, build, directory
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        policy = keras.mixed_precision.global_policy()
-        keras.mixed_precision.set_global_policy("float32")
-        try:
-            copy = self.build()
-        finally:
-            keras.mixed_precision.set_global_policy(policy)
-        copy.set_weights(self.network.get_weights())
         self.directory.mkdir(parents=True, exist_ok=True)
-        copy.save(self.directory / f"epoch_{epoch + 1:02d}.keras")
+        float32_copy(self.network, self.build).save(self.directory / f"epoch_{epoch + 1:02d}.keras")
 
 
 def make_callbacks(cfg: dict, out: Path) -> list[keras.callbacks.Callback]:
@@ -104,19 +97,29 @@ def make_callbacks(cfg: dict, out: Path) -> list[keras.callbacks.Callback]:
     return callbacks
 
 
+def float32_copy(network: keras.Model, build: Callable[[], keras.Model]) -> keras.Model:
+    """The network `build` makes under the float32 policy, holding `network`'s weights; the global
+    policy is left as it was. Mixed precision keeps float32 variables, so the weights carry over
+    unchanged; only the layer compute dtype differs."""
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        copy = build()
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+    copy.set_weights(network.get_weights())
+    return copy
+
+
 def float32_model(model: keras.Model, architecture: str, image_size: int, num_classes: int,
                   cfg: dict) -> keras.Model:
-    """`model` itself, or, when it was trained under mixed bf16, a float32 copy of its weights.
-
-    Mixed precision keeps float32 variables, so the weights carry over unchanged; only the layer
-    compute dtype differs. The evaluate stage, the ONNX export and serving then all run float32.
-    """
+    """`model` itself, or, when it was trained under mixed bf16, a float32 copy of its weights; the
+    global policy is float32 from then on. The evaluate stage, the ONNX export and serving then all
+    run float32."""
     if not cfg.get("mixed_precision"):
         return model
     keras.mixed_precision.set_global_policy("float32")
-    copy = build_model(architecture, image_size, num_classes, **builder_kwargs(cfg))
-    copy.set_weights(model.get_weights())
-    return copy
+    return float32_copy(model, lambda: build_model(architecture, image_size, num_classes, **builder_kwargs(cfg)))
 
 
 def with_ensemble_members(model: keras.Model, members: list[str], image_size: int) -> keras.Model:
