@@ -16,6 +16,7 @@ import argparse
 import keras
 import numpy as np
 
+from emoscan import CLASSES
 from emoscan.config import load_params
 from emoscan.data.split import load_split
 from emoscan.model.augment import make_dataset
@@ -23,7 +24,7 @@ from emoscan.model.augment import make_dataset
 
 def augmented(x: np.ndarray, y: np.ndarray, cfg: dict | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """`x` (uint8) as the train stage's tf.data pipeline feeds it, augmented by `cfg` (None: not)."""
-    batches = list(make_dataset(x, y, 256, 7, training=cfg is not None, augment_cfg=cfg, seed=seed))
+    batches = list(make_dataset(x, y, 256, len(CLASSES), training=cfg is not None, augment_cfg=cfg, seed=seed))
     return (np.concatenate([a.numpy() for a, _ in batches]),
             np.concatenate([b.numpy().argmax(axis=1) for _, b in batches]))
 

@@ -111,15 +111,14 @@ def float32_copy(network: keras.Model, build: Callable[[], keras.Model]) -> kera
     return copy
 
 
-def float32_model(model: keras.Model, architecture: str, image_size: int, num_classes: int,
-                  cfg: dict) -> keras.Model:
-    """`model` itself, or, when it was trained under mixed bf16, a float32 copy of its weights; the
-    global policy is float32 from then on. The evaluate stage, the ONNX export and serving then all
-    run float32."""
+def float32_model(model: keras.Model, build: Callable[[], keras.Model], cfg: dict) -> keras.Model:
+    """`model` itself, or, when it was trained under mixed bf16, a float32 copy of its weights (made
+    by `build`); the global policy is float32 from then on. The evaluate stage, the ONNX export and
+    serving then all run float32."""
     if not cfg.get("mixed_precision"):
         return model
     keras.mixed_precision.set_global_policy("float32")
-    return float32_copy(model, lambda: build_model(architecture, image_size, num_classes, **builder_kwargs(cfg)))
+    return float32_copy(model, build)
 
 
 def with_ensemble_members(model: keras.Model, members: list[str], image_size: int) -> keras.Model:
@@ -223,7 +222,10 @@ def train(params: dict) -> dict:
             mlflow.set_tags({"stage": "train", "architecture": cfg["architecture"]})
         log.info("%s MLflow run %s", "resuming" if resuming else "starting", run.info.run_id)
 
-        model = build_model(cfg["architecture"], params["image_size"], n, **builder_kwargs(cfg))
+        def build() -> keras.Model:  # the recipe's network, under the global precision policy
+            return build_model(cfg["architecture"], params["image_size"], n, **builder_kwargs(cfg))
+
+        model = build()
         start = None if resuming else warm_start(cfg, x_train, normalize)
         if start is not None:
             # warm start (e.g. from the shipped model): a new schedule over the same weights
@@ -241,14 +243,13 @@ def train(params: dict) -> dict:
         fitted.compile(optimizer=make_optimizer(cfg, steps), loss=loss, metrics=metrics, jit_compile=False)
         callbacks = make_callbacks(cfg, out)
         if cfg["snapshots"]:
-            callbacks.append(EpochSnapshots(model, lambda: build_model(cfg["architecture"], params["image_size"], n,
-                                                                       **builder_kwargs(cfg)), out / SNAPSHOTS))
+            callbacks.append(EpochSnapshots(model, build, out / SNAPSHOTS))
         started = time.time()
         history = fitted.fit(fit_train, validation_data=fit_val, epochs=cfg["epochs"], callbacks=callbacks,
                             class_weight=class_weights(y_train, cfg.get("class_weight_power", 0.0)),
                             verbose=1 if sys.stdout.isatty() else 2)
         # EarlyStopping restored the best weights; the saved model always computes in float32
-        trained = float32_model(model, cfg["architecture"], params["image_size"], n, cfg)
+        trained = float32_model(model, build, cfg)
         saved = with_ensemble_members(trained, cfg["ensemble_with"], params["image_size"])
         saved.save(out / BEST_MODEL)
         plot_training_curves(out / TRAINING_LOG, out / TRAINING_PLOT)
