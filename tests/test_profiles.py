@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -88,10 +89,14 @@ def test_every_profile_applies_and_its_runs_pass_the_train_checks(profile: str, 
 
 
 def test_soup_ingredient_runs_start_where_the_shipped_soup_started(params: Path) -> None:
-    """A soup averages networks from one starting point: each run must restart the soup's init_from
-    at its width, or its weights could not join train.soup_with."""
+    """A soup averages networks from one starting point: each run must restart the shipped soup's
+    starting point (train.init_from, or the init_from in the provenance of a soup saved as one
+    network) at its width, or its weights could not join the soup."""
     merged = apply_profile(ROOT / "profiles/gpu_soup_ingredients.yaml", params)
+    shipped = merged["train"]["init_from"]
+    origin = json.loads((ROOT / shipped).with_suffix(".json").read_text())
+    start = origin["init_from"] if origin.get("role") == "soup" else shipped
     assert len(merged["accelerated"]["members"]) == 4
     for run in merged["accelerated"]["members"].values():
-        assert run["init_from"] == merged["train"]["init_from"] and run["width"] == merged["train"]["width"]
+        assert run["init_from"] == start and run["width"] == merged["train"]["width"]
         assert (ROOT / run["init_from"]).is_file()

@@ -85,3 +85,25 @@ def test_trained_here_card_names_the_warm_start_soup_or_network_and_the_resampli
     assert f"started from the weights of `{start}`: adam lr 0.001" in trained_here_recipe(params, model, epochs=12)
     params["train"]["augment"]["fused_affine"] = False
     assert "fused" not in trained_here_recipe(params, model, epochs=12)
+
+
+def test_assembled_card_describes_a_saved_soup_and_its_ingredients(tmp_path):
+    recipe = {"optimizer": "sgd", "learning_rate": 0.01, "batch_size": 128, "seed": 711}
+    start = str(tmp_path / "start.keras")
+    restart = {"name": "r", "role": "members", "epochs": 76, "minutes": 3.8, "device": "NVIDIA H200",
+               "val_accuracy": 0.6941, "recipe": {**recipe, "init_from": start}}
+    soup = write_provenance(tmp_path / "soup.keras", name="soup", role="soup", init_from=start,
+                            ingredients=[{"path": start, "provenance": None},
+                                         {"path": "gone/restart.keras", "provenance": restart}],
+                            soup_batchnorm_images=8192, val_accuracy=0.7095,
+                            command=f"python -m emoscan.model.soup soup.keras {start} gone/restart.keras")
+    params = yaml.safe_load(open("params.yaml"))
+    params["train"].update(init_from=soup, soup_with=[], ensemble_with=[])
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(7)])
+
+    text = assembled_recipe(params, model)
+    assert f"`{soup}`, a model soup (`emoscan.model.soup`, saved by `python -m emoscan.model.soup soup.keras" in text
+    assert f"the weights of 2 networks sharing the starting point `{start}` averaged" in text
+    assert "re-estimated on 8192 training images (validation accuracy 0.7095)" in text
+    assert f"Its ingredients: `{start}`; `gone/restart.keras`: sgd lr 0.01, batch 128" in text
+    assert "seed 711, from `" in text and "76 epochs in 3.8 min on NVIDIA H200 (validation accuracy 0.6941)" in text

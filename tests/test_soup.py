@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import keras
 import numpy as np
 import pytest
 import yaml
-from conftest import random_splits
+from conftest import random_splits, run
 
 from emoscan.config import ParamsError
 from emoscan.model.architectures import build_model
-from emoscan.model.soup import average_weights, reestimate_batchnorm
+from emoscan.inference.preprocess import normalize
+from emoscan.model.soup import average_weights, reestimate_batchnorm, warm_start
 
 
 def tiny_network() -> keras.Model:
@@ -102,3 +104,56 @@ def test_train_stage_assembles_the_soup_of_init_from_and_soup_with(tmp_path, mon
     params["train"].update(init_from=paths[0], soup_with=[str(tmp_path / "missing.keras")])
     with pytest.raises(ParamsError, match="train.soup_with: '.*missing.keras' is not a .keras file"):
         train(params)
+
+
+def test_saved_soup_is_the_train_stages_soup_with_every_ingredients_provenance(tmp_path):
+    data = random_splits(tmp_path / "processed", {"train": 96, "val": 40}, seed=5)
+    rng = np.random.default_rng(5)
+    keras.utils.set_random_seed(1)
+    start = build_model("emoscan_vgg", width=0.25)
+    paths = []
+    for i in range(3):
+        net = build_model("emoscan_vgg", width=0.25)
+        net.set_weights([w + rng.normal(0, 0.01, w.shape).astype(w.dtype) for w in start.get_weights()])
+        net.save(tmp_path / f"ingredient{i}.keras")
+        paths.append(str(tmp_path / f"ingredient{i}.keras"))
+    (tmp_path / "ingredient2.json").write_text(json.dumps({"device": "NVIDIA H200", "seed": 711}))
+    params = yaml.safe_load(open("params.yaml"))
+    params["split"]["output_dir"] = str(data)
+    params["train"].update(width=0.25, soup_batchnorm_images=64)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    out = tmp_path / "soups" / "soup.keras"
+
+    cli = [sys.executable, "-m", "emoscan.model.soup", str(out), *paths, "--params", str(tmp_path / "params.yaml")]
+    printed = run(cli).stdout
+    assert f"{out}: soup of 3 networks, validation accuracy" in printed
+    expected = warm_start(params["train"] | {"init_from": paths[0], "soup_with": paths[1:]},
+                          np.load(data / "train.npz")["x"], normalize)
+    saved = keras.saving.load_model(out, compile=False)
+    for got, want in zip(saved.get_weights(), expected.get_weights(), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    origin = json.loads(out.with_suffix(".json").read_text())
+    assert origin["role"] == "soup" and origin["init_from"] == paths[0]
+    assert [i["path"] for i in origin["ingredients"]] == paths
+    assert [i["provenance"] for i in origin["ingredients"]] == [None, None, {"device": "NVIDIA H200", "seed": 711}]
+    assert origin["soup_batchnorm_images"] == 64 and 0.0 <= origin["val_accuracy"] <= 1.0
+    assert origin["command"].startswith("python -m emoscan.model.soup ") and paths[2] in origin["command"]
+
+    out.unlink()
+    refused = run([*cli[:4], paths[0], *cli[-2:]], check=False)
+    assert refused.returncode != 0 and "a soup needs at least two networks" in refused.stderr
+    assert not out.exists()
+
+
+def test_a_saved_soups_training_curves_are_its_starting_points(tmp_path):
+    from emoscan.model.train import training_log_of
+
+    start, soup, plain = (str(tmp_path / f"{n}.keras") for n in ("start", "soup", "plain"))
+    (tmp_path / "soup.json").write_text(json.dumps({"role": "soup", "init_from": start}))
+    assert training_log_of(soup) is None, "no log anywhere: none"
+    (tmp_path / "start_log.csv").write_text("epoch,accuracy\n0,0.5\n")
+    assert training_log_of(soup) == tmp_path / "start_log.csv"
+    (tmp_path / "soup_log.csv").write_text("epoch,accuracy\n")
+    assert training_log_of(soup) == tmp_path / "soup_log.csv", "its own log first"
+    (tmp_path / "plain.json").write_text(json.dumps({"role": "members", "init_from": start}))
+    assert training_log_of(plain) is None, "a warm restart's curves are not its start's"

@@ -5,6 +5,7 @@ it), and unpacked there into the `.keras` files the runs name.
 
     python tools/gpu/init_weights.py pack   [--params params.yaml] [--dir .gpu/init]   # here
     python tools/gpu/init_weights.py unpack [--dir .gpu/init]                          # on the device
+    python tools/gpu/init_weights.py unpack --dir DIR --to DIR    # here: networks brought back, kept apart
 
 The same format brings the trained networks back (`pack --files`): the device tool returns at most
 16 MiB per file and 64 MiB in all, and a width-2.0 network is 21 MB as a float32 `.keras` file.
@@ -53,8 +54,9 @@ def pack(paths: list[str], out_dir: Path) -> list[Path]:
     return written
 
 
-def unpack(in_dir: Path) -> list[str]:
-    """Rebuild each packed network (float32 again) at the path it was packed from; return those paths."""
+def unpack(in_dir: Path, to_dir: Path | None = None) -> list[str]:
+    """Rebuild each packed network (float32 again) at the path it was packed from, or under its file
+    name in `to_dir` (two device runs write the same paths); return those paths."""
     import keras
 
     restored = []
@@ -63,6 +65,8 @@ def unpack(in_dir: Path) -> list[str]:
         model = keras.models.model_from_json(str(data["config"]))
         model.set_weights([data[f"w{i:03d}"].astype(np.float32) for i in range(len(model.weights))])
         path = Path(str(data["path"]))
+        if to_dir is not None:
+            path = to_dir / path.name
         path.parent.mkdir(parents=True, exist_ok=True)
         model.save(path)
         restored.append(str(path))
@@ -75,9 +79,10 @@ def main() -> None:
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--dir", type=Path, default=Path(".gpu/init"))
     parser.add_argument("--files", nargs="+", help="pack these .keras files instead of the runs' init_from")
+    parser.add_argument("--to", type=Path, help="unpack into this folder instead of the packed paths")
     args = parser.parse_args()
     if args.action == "unpack":
-        done = unpack(args.dir)
+        done = unpack(args.dir, args.to)
     else:
         done = pack(args.files or init_files(yaml.safe_load(args.params.read_text())), args.dir)
     print(f"{args.action}: {', '.join(map(str, done)) or 'nothing'}")

@@ -5,7 +5,7 @@
 # the device tool returns 8 files, 16 MiB each, 64 MiB in all, and one width-2.0 .keras file is 21 MB.
 #   bash tools/gpu/on_device.sh 520                       # every member, then students, 520 s at most
 #   bash tools/gpu/on_device.sh 300 --student kd_a        # one run of params.yaml's accelerated section
-# Here: cat networks.tar.part-* | tar x -C DIR && python tools/gpu/init_weights.py unpack --dir DIR
+# Here: cat networks.tar.part-* | tar x -C DIR && python tools/gpu/init_weights.py unpack --dir DIR --to DIR
 set -u
 limit=${1:-520}; shift || true
 started=$(date +%s)

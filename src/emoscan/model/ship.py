@@ -92,6 +92,8 @@ def member_words(path: str, origin: dict | None) -> str | None:
     the recipe and run of a network trained by `emoscan.model.accelerated`, else its path."""
     if origin is None:
         return None
+    if origin.get("role") == "soup":
+        return soup_file_words(path, origin)
     if "recipe" not in origin:
         return f"`{path}`"
     r = origin["recipe"]
@@ -99,6 +101,15 @@ def member_words(path: str, origin: dict | None) -> str | None:
     return (f"`{path}`: {r.get('optimizer', 'sgd')} lr {r.get('learning_rate')}, batch {r.get('batch_size')},"
             f" dropout scale {r.get('dropout_scale', 1.0)}, seed {r.get('seed')}{start}, {origin['epochs']} epochs"
             f" in {origin['minutes']:.1f} min on {origin['device']} (validation accuracy {origin['val_accuracy']:.4f})")
+
+
+def soup_file_words(path: str, origin: dict) -> str:
+    """A soup saved as one network (`python -m emoscan.model.soup`) in words, with its ingredients."""
+    parts = [member_words(i["path"], i["provenance"]) or f"`{i['path']}`" for i in origin["ingredients"]]
+    return (f"`{path}`, a model soup (`emoscan.model.soup`, saved by `{origin['command']}`): the weights of"
+            f" {len(parts)} networks sharing the starting point `{origin['init_from']}` averaged, then the"
+            f" BatchNorm statistics re-estimated on {origin['soup_batchnorm_images']} training images"
+            f" (validation accuracy {origin['val_accuracy']:.4f}). Its ingredients: " + "; ".join(parts))
 
 
 def distillation_words(students: list[dict]) -> str:

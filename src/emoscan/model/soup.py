@@ -4,14 +4,29 @@ It costs one network at inference, where an ensemble of the same networks costs 
 
 Averaging the BatchNormalization moving statistics does not give the statistics of the averaged
 network, so they are re-estimated on training images (as SWA does: Izmailov et al., 2018).
+
+A soup of many ingredients can be saved as one network, with a provenance JSON beside it that holds
+each ingredient's own (so the ingredients, 21 MB each, need not be committed):
+
+    python -m emoscan.model.soup OUT.keras INIT_FROM.keras RESTART.keras... [--params params.yaml]
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import shlex
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import keras
 import numpy as np
+
+from emoscan.config import load_params
+from emoscan.data.split import load_split
+from emoscan.inference.preprocess import normalize
+from emoscan.model.evaluate import classification_metrics, predict_probabilities
 
 
 def average_weights(networks: list[keras.Model]) -> keras.Model:
@@ -64,3 +79,51 @@ def warm_start(cfg: dict, x_train: np.ndarray | None,
         return keras.saving.load_model(cfg["init_from"], compile=False)
     drawn = np.random.default_rng(cfg["seed"]).permutation(len(x_train))[:cfg["soup_batchnorm_images"]]
     return soup([cfg["init_from"], *cfg["soup_with"]], to_inputs(x_train[drawn]))
+
+
+def save_soup(out: Path, paths: list[str], params: dict) -> dict:
+    """Build the train stage's soup of `paths` (the first is the shared starting point) with
+    `params`' train section, exactly as `warm_start` does, save it at `out` and its provenance at
+    `out` with `.json`: every ingredient's path and provenance JSON (where one lies beside it),
+    the BatchNorm re-estimation and the validation accuracy (float32, no TTA). Returns the provenance."""
+    if len(paths) < 2:
+        raise ValueError("a soup needs at least two networks")
+    cfg, split_dir = params["train"], params["split"]["output_dir"]
+    network = warm_start(cfg | {"init_from": paths[0], "soup_with": paths[1:]},
+                         load_split(split_dir, "train")[0], normalize)
+    x_val, y_val = load_split(split_dir, "val")
+    probs = predict_probabilities(lambda b: network(b, training=False), x_val, "none")
+    val = classification_metrics(y_val, probs.argmax(axis=1))
+
+    def provenance(path: str) -> dict | None:
+        beside = Path(path).with_suffix(".json")
+        return json.loads(beside.read_text()) if beside.is_file() else None
+
+    origin = {"name": out.stem, "role": "soup", "architecture": cfg["architecture"],
+              "params": network.count_params(), "init_from": paths[0],
+              "ingredients": [{"path": p, "provenance": provenance(p)} for p in paths],
+              "soup_batchnorm_images": cfg["soup_batchnorm_images"], "seed": cfg["seed"],
+              "val_accuracy": val["accuracy"], "val_macro_f1": val["macro_f1"],
+              "command": shlex.join(["python", "-m", "emoscan.model.soup", *sys.argv[1:]])}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    network.save(out)
+    out.with_suffix(".json").write_text(json.dumps(origin, indent=2) + "\n")
+    return origin
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Save the uniform soup of warm restarts as one network.")
+    parser.add_argument("out", type=Path, help="the soup's .keras file (its provenance: the same with .json)")
+    parser.add_argument("networks", nargs="+", help="the shared starting point first, then its warm restarts")
+    parser.add_argument("--params", default="params.yaml")
+    args = parser.parse_args()
+    try:
+        origin = save_soup(args.out, args.networks, load_params(args.params))
+    except ValueError as error:  # too few networks, or networks of different widths
+        parser.error(str(error))
+    print(f"{args.out}: soup of {len(args.networks)} networks, validation accuracy"
+          f" {origin['val_accuracy']:.4f}, macro-F1 {origin['val_macro_f1']:.4f}")
+
+
+if __name__ == "__main__":
+    main()

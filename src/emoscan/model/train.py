@@ -8,7 +8,7 @@ count, schedule and MLflow run.
 `emoscan.model.accelerated`), or its weight average with `train.soup_with` (a model soup,
 `emoscan.model.soup`), is used as it is, its predictions averaged with `train.ensemble_with`.
 The run then logs the networks' own training logs and provenance files, and the curves are the
-init_from network's.
+init_from network's (for a soup saved as one network, its starting point's).
 """
 
 from __future__ import annotations
@@ -140,6 +140,17 @@ def member_files(cfg: dict) -> list[Path]:
     return found
 
 
+def training_log_of(network: str) -> Path | None:
+    """The training log committed beside `network` (`<stem>_log.csv`); for a soup saved as one network
+    (`python -m emoscan.model.soup`: no epochs of its own), its starting point's. None without one."""
+    stem = Path(network).with_suffix("")
+    if Path(f"{stem}_log.csv").is_file():
+        return Path(f"{stem}_log.csv")
+    provenance = stem.with_suffix(".json")
+    origin = json.loads(provenance.read_text()) if provenance.is_file() else {}
+    return training_log_of(origin["init_from"]) if origin.get("role") == "soup" else None
+
+
 def assemble(params: dict) -> dict:
     """`train.epochs: 0`: save the init_from network (averaged with ensemble_with) as the trained model,
     as one MLflow run; returns the same summary as `train`."""
@@ -151,8 +162,8 @@ def assemble(params: dict) -> dict:
     x_train = load_split(params["split"]["output_dir"], "train")[0] if cfg["soup_with"] else None
     saved = with_ensemble_members(warm_start(cfg, x_train, normalize), cfg["ensemble_with"], size)
     saved.save(out / BEST_MODEL)
-    curves = Path(f"{Path(cfg['init_from']).with_suffix('')}_log.csv")
-    if curves.is_file():
+    curves = training_log_of(cfg["init_from"])
+    if curves is not None:
         shutil.copy(curves, out / TRAINING_LOG)
     else:  # no log came with the network: empty curves, so the stage's outputs still exist
         (out / TRAINING_LOG).write_text("epoch,accuracy,learning_rate,loss,val_accuracy,val_loss\n")
