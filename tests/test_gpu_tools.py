@@ -77,6 +77,18 @@ def test_trained_networks_pack_by_file_name_and_unpack_where_they_were_written(t
     x = np.random.default_rng(1).random((8, 48, 48, 1), dtype=np.float32)
     np.testing.assert_allclose(np.asarray(rebuilt(x)), np.asarray(original(x)), atol=0.02)
 
+    # --to: a second call's networks, written under the same paths, kept apart by folder
+    refused = subprocess.run([sys.executable, str(SCRIPT), "unpack", "--dir", str(tmp_path / "packed"), "--to",
+                              str(tmp_path / "call1")], cwd=here, capture_output=True, text=True)
+    assert refused.returncode != 0 and "two networks share a file name" in refused.stderr
+    assert not (tmp_path / "call1").exists()
+    (tmp_path / "packed" / "models__accelerated__session8__kd_b.npz").unlink()
+    restored = run("unpack", here, "--dir", str(tmp_path / "packed"), "--to", str(tmp_path / "call1"))
+    assert sorted(restored.removeprefix("unpack: ").strip().split(", ")) == [
+        str(tmp_path / "call1/kd_b.keras"), str(tmp_path / "call1/w20_a.keras")]
+    rebuilt = keras.saving.load_model(tmp_path / "call1/w20_a.keras", compile=False)
+    np.testing.assert_allclose(np.asarray(rebuilt(x)), np.asarray(original(x)), atol=0.02)
+
 
 def git(repo: Path, *args: str) -> str:
     done = subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=repo,

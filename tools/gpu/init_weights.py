@@ -59,8 +59,13 @@ def unpack(in_dir: Path, to_dir: Path | None = None) -> list[str]:
     name in `to_dir` (two device runs write the same paths); return those paths."""
     import keras
 
+    packed_files = sorted(in_dir.glob("*.npz"))
+    if to_dir is not None:
+        names = [Path(str(np.load(f)["path"])).name for f in packed_files]
+        if len(set(names)) < len(names):
+            raise SystemExit(f"{in_dir}: two networks share a file name; unpack without --to")
     restored = []
-    for packed in sorted(in_dir.glob("*.npz")):
+    for packed in packed_files:
         data = np.load(packed)
         model = keras.models.model_from_json(str(data["config"]))
         model.set_weights([data[f"w{i:03d}"].astype(np.float32) for i in range(len(model.weights))])
