@@ -17,13 +17,7 @@ import numpy as np
 from emoscan.config import load_params
 from emoscan.data.split import load_split
 from emoscan.inference.classifier import EmotionClassifier
-from emoscan.inference.preprocess import normalize
-from emoscan.model.evaluate import classification_metrics
-
-
-def batched(classifier: EmotionClassifier, faces: np.ndarray, batch: int = 256) -> np.ndarray:
-    """The classifier's probabilities for `faces`, `batch` at a time."""
-    return np.concatenate([classifier.predict(faces[i:i + batch]) for i in range(0, len(faces), batch)])
+from emoscan.model.evaluate import classification_metrics, predict_probabilities
 
 
 def main() -> None:
@@ -34,9 +28,8 @@ def main() -> None:
     args = parser.parse_args()
     x_val, y_val = load_split(load_params(args.params)["split"]["output_dir"], "val")
     classifier = EmotionClassifier(args.bundle, threads=2, tta="none")  # the bundle's class offsets apply
-    faces = normalize(x_val)
-    one_view = batched(classifier, faces)
-    flipped = (one_view + batched(classifier, np.ascontiguousarray(faces[:, :, ::-1, :]))) / 2.0
+    one_view = predict_probabilities(classifier.predict, x_val, "none")
+    flipped = predict_probabilities(classifier.predict, x_val, "flip")  # both views' average
     confidence = one_view.max(axis=1)
 
     print(f"{args.bundle}, FER-2013 validation split ({len(y_val)} images)")
