@@ -27,6 +27,21 @@ def tiny_network() -> keras.Model:
     return keras.Model(inputs, keras.layers.Dense(7, activation="softmax")(x))
 
 
+def warm_restarts(folder, seed: int, count: int = 3) -> list[str]:
+    """`count` width-0.25 "warm restarts" of one network (its weights moved a little), saved in
+    `folder` as ingredient0.keras...; their paths."""
+    rng = np.random.default_rng(seed)
+    keras.utils.set_random_seed(seed)
+    start = build_model("emoscan_vgg", width=0.25)
+    paths = []
+    for i in range(count):
+        net = build_model("emoscan_vgg", width=0.25)
+        net.set_weights([w + rng.normal(0, 0.01, w.shape).astype(w.dtype) for w in start.get_weights()])
+        net.save(folder / f"ingredient{i}.keras")
+        paths.append(str(folder / f"ingredient{i}.keras"))
+    return paths
+
+
 def test_average_weights_is_the_elementwise_mean_and_refuses_another_width():
     nets = []
     for seed in range(3):
@@ -64,16 +79,8 @@ def test_train_stage_assembles_the_soup_of_init_from_and_soup_with(tmp_path, mon
 
     from emoscan.model.train import train
 
-    rng = np.random.default_rng(4)
     data = random_splits(tmp_path / "processed", {"train": 96, "val": 40}, seed=4)
-    keras.utils.set_random_seed(0)
-    start = build_model("emoscan_vgg", width=0.25)
-    paths = []
-    for i in range(3):  # three "warm restarts" of one network: its weights, moved a little
-        net = build_model("emoscan_vgg", width=0.25)
-        net.set_weights([w + rng.normal(0, 0.01, w.shape).astype(w.dtype) for w in start.get_weights()])
-        net.save(tmp_path / f"ingredient{i}.keras")
-        paths.append(str(tmp_path / f"ingredient{i}.keras"))
+    paths = warm_restarts(tmp_path, seed=4)
     (tmp_path / "ingredient1.json").write_text(json.dumps({"device": "NVIDIA H200", "epochs": 3}))
     params = yaml.safe_load(open("params.yaml"))
     params["split"]["output_dir"] = str(data)
@@ -108,15 +115,7 @@ def test_train_stage_assembles_the_soup_of_init_from_and_soup_with(tmp_path, mon
 
 def test_saved_soup_is_the_train_stages_soup_with_every_ingredients_provenance(tmp_path):
     data = random_splits(tmp_path / "processed", {"train": 96, "val": 40}, seed=5)
-    rng = np.random.default_rng(5)
-    keras.utils.set_random_seed(1)
-    start = build_model("emoscan_vgg", width=0.25)
-    paths = []
-    for i in range(3):
-        net = build_model("emoscan_vgg", width=0.25)
-        net.set_weights([w + rng.normal(0, 0.01, w.shape).astype(w.dtype) for w in start.get_weights()])
-        net.save(tmp_path / f"ingredient{i}.keras")
-        paths.append(str(tmp_path / f"ingredient{i}.keras"))
+    paths = warm_restarts(tmp_path, seed=5)
     (tmp_path / "ingredient2.json").write_text(json.dumps({"device": "NVIDIA H200", "seed": 711}))
     params = yaml.safe_load(open("params.yaml"))
     params["split"]["output_dir"] = str(data)
