@@ -16,6 +16,7 @@ import keras
 from emoscan.config import load_params
 from emoscan.model.evaluate import per_class_table
 from emoscan.model.export import EXPORT_REPORT, LABELS_FILE, ONNX_FILE, PREPROCESSING_FILE
+from emoscan.model.provenance import provenance_of
 from emoscan.model.train import BEST_MODEL, TRAINING_PLOT
 
 CARD = """# emoscan-fer2013 — model card
@@ -79,12 +80,6 @@ def augmentation_words(a: dict) -> str:
     resampling = " (the geometric part as one fused affine resampling)" if a.get("fused_affine") else ""
     return (f"rotation ±{a['rotation'] * 360:.0f}°, shear {a['shear']}, zoom {a['zoom']}, shifts {a['shift']},"
             f" horizontal flip, random erasing p={a['random_erasing']}{resampling}")
-
-
-def provenance_of(path: str) -> dict | None:
-    """The provenance JSON written beside a committed network (None without one)."""
-    provenance = Path(path).with_suffix(".json")
-    return json.loads(provenance.read_text()) if provenance.is_file() else None
 
 
 def member_words(path: str, origin: dict | None) -> str | None:

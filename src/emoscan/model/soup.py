@@ -27,6 +27,7 @@ from emoscan.config import load_params
 from emoscan.data.split import load_split
 from emoscan.inference.preprocess import normalize
 from emoscan.model.evaluate import classification_metrics, predict_probabilities
+from emoscan.model.provenance import provenance_of
 
 
 def average_weights(networks: list[keras.Model]) -> keras.Model:
@@ -95,13 +96,9 @@ def save_soup(out: Path, paths: list[str], params: dict) -> dict:
     probs = predict_probabilities(lambda b: network(b, training=False), x_val, "none")
     val = classification_metrics(y_val, probs.argmax(axis=1))
 
-    def provenance(path: str) -> dict | None:
-        beside = Path(path).with_suffix(".json")
-        return json.loads(beside.read_text()) if beside.is_file() else None
-
     origin = {"name": out.stem, "role": "soup", "architecture": cfg["architecture"],
               "params": network.count_params(), "init_from": paths[0],
-              "ingredients": [{"path": p, "provenance": provenance(p)} for p in paths],
+              "ingredients": [{"path": p, "provenance": provenance_of(p)} for p in paths],
               "soup_batchnorm_images": cfg["soup_batchnorm_images"], "seed": cfg["seed"],
               "val_accuracy": val["accuracy"], "val_macro_f1": val["macro_f1"],
               "command": shlex.join(["python", "-m", "emoscan.model.soup", *sys.argv[1:]])}
@@ -119,7 +116,7 @@ def main() -> None:
     args = parser.parse_args()
     try:
         origin = save_soup(args.out, args.networks, load_params(args.params))
-    except ValueError as error:  # too few networks, or networks of different widths
+    except ValueError as error:  # too few networks, a missing file, or networks of different widths
         parser.error(str(error))
     print(f"{args.out}: soup of {len(args.networks)} networks, validation accuracy"
           f" {origin['val_accuracy']:.4f}, macro-F1 {origin['val_macro_f1']:.4f}")

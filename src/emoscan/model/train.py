@@ -31,6 +31,7 @@ from emoscan.inference.preprocess import normalize
 from emoscan.model.architectures import average_ensemble, build_model, builder_kwargs
 from emoscan.model.augment import make_dataset
 from emoscan.model.mixup import MixedTargetCrossEntropy, mixup_trainer
+from emoscan.model.provenance import provenance_of
 from emoscan.model.recipe import check_train_params, class_weights, optimizer, prediction_accuracy, teacher_targets
 from emoscan.model.soup import warm_start
 from emoscan.model.tracking import flatten_params, setup_tracking
@@ -146,8 +147,7 @@ def training_log_of(network: str) -> Path | None:
     stem = Path(network).with_suffix("")
     if Path(f"{stem}_log.csv").is_file():
         return Path(f"{stem}_log.csv")
-    provenance = stem.with_suffix(".json")
-    origin = json.loads(provenance.read_text()) if provenance.is_file() else {}
+    origin = provenance_of(network) or {}
     return training_log_of(origin["init_from"]) if origin.get("role") == "soup" else None
 
 
