@@ -15,20 +15,10 @@ from __future__ import annotations
 
 import argparse
 
-import keras
-import numpy as np
-
 from emoscan.config import load_params
 from emoscan.data.split import load_split
 from emoscan.inference.preprocess import normalize
-from emoscan.model.evaluate import classification_metrics, predict_probabilities
-from emoscan.model.soup import warm_start
-
-
-def scored(network: keras.Model, x_val: np.ndarray, y_val: np.ndarray) -> dict:
-    """Validation accuracy and macro-F1 of `network` (float32, no TTA)."""
-    probs = predict_probabilities(lambda b: network(b, training=False), x_val, "none")
-    return classification_metrics(y_val, probs.argmax(axis=1))
+from emoscan.model.soup import validation_scores, warm_start
 
 
 def main() -> None:
@@ -43,7 +33,8 @@ def main() -> None:
 
     def row(name: str, paths: list[str]) -> float:
         # the train stage's own start: paths[0] alone, or its soup with the rest
-        m = scored(warm_start(cfg | {"init_from": paths[0], "soup_with": paths[1:]}, x_train, normalize), x_val, y_val)
+        network = warm_start(cfg | {"init_from": paths[0], "soup_with": paths[1:]}, x_train, normalize)
+        m = validation_scores(network, x_val, y_val)
         print(f"| {name} | {len(paths)} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} |", flush=True)
         return m["accuracy"]
 

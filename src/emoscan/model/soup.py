@@ -82,6 +82,12 @@ def warm_start(cfg: dict, x_train: np.ndarray | None,
     return soup([cfg["init_from"], *cfg["soup_with"]], to_inputs(x_train[drawn]))
 
 
+def validation_scores(network: keras.Model, x_val: np.ndarray, y_val: np.ndarray) -> dict:
+    """Accuracy and macro-F1 of `network` on the validation split's uint8 images (float32, no TTA)."""
+    probs = predict_probabilities(lambda b: network(b, training=False), x_val, "none")
+    return classification_metrics(y_val, probs.argmax(axis=1))
+
+
 def save_soup(out: Path, paths: list[str], params: dict) -> dict:
     """Build the train stage's soup of `paths` (the first is the shared starting point) with
     `params`' train section, exactly as `warm_start` does, save it at `out` and its provenance at
@@ -92,10 +98,7 @@ def save_soup(out: Path, paths: list[str], params: dict) -> dict:
     cfg, split_dir = params["train"], params["split"]["output_dir"]
     network = warm_start(cfg | {"init_from": paths[0], "soup_with": paths[1:]},
                          load_split(split_dir, "train")[0], normalize)
-    x_val, y_val = load_split(split_dir, "val")
-    probs = predict_probabilities(lambda b: network(b, training=False), x_val, "none")
-    val = classification_metrics(y_val, probs.argmax(axis=1))
-
+    val = validation_scores(network, *load_split(split_dir, "val"))
     origin = {"name": out.stem, "role": "soup", "architecture": cfg["architecture"],
               "params": network.count_params(), "init_from": paths[0],
               "ingredients": [{"path": p, "provenance": provenance_of(p)} for p in paths],
