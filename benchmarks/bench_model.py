@@ -23,6 +23,7 @@ import numpy as np
 import onnxruntime as ort
 from sklearn.metrics import accuracy_score, f1_score
 
+from _machine import cpu_description  # benchmarks/ is on sys.path when this script runs
 from emoscan import CLASSES
 from emoscan.data.split import load_split
 from emoscan.inference.classifier import EmotionClassifier
@@ -129,7 +130,8 @@ def main() -> None:
                 predict = make(n)
                 row[n] = (ms_per_face(predict, inputs), faces_per_s(predict, inputs))
             rows[name] = row
-    print(f"FER-2013 test split: {len(y)} images ({args.split_dir}/test.npz); ONNX Runtime CPU, {args.model}")
+    print(f"FER-2013 test split: {len(y)} images ({args.split_dir}/test.npz); ONNX Runtime {ort.__version__}, "
+          f"{args.model}; CPU: {cpu_description()}")
     timing_heads = [f"ms/face batch 1, {n} thr | faces/s batch 256, {n} thr" for n in args.threads]
     print("| model | accuracy | macro-F1 | " + " | ".join(timing_heads) + " |")
     print("|---|---:|---:|" + "---:|---:|" * len(args.threads))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from _machine import cpu_description
 from _media import face_frame, write_video
 from emoscan.inference.analyzer import FaceAnalyzer
 from emoscan.inference.bundle import resolve_model
@@ -57,7 +58,7 @@ def main() -> None:
         video_fps = len(analysis.results) / (time.perf_counter() - start)
 
     ms = lambda xs: 1000 * statistics.median(xs)  # noqa: E731
-    print(f"model: {path}")
+    print(f"model: {path}; CPU: {cpu_description()}")
     print(f"640x480 frame, 1 face: detection {ms(detect):.2f} ms, detection + classification {ms(full):.2f} ms "
           f"(p95 {1000 * np.percentile(full, 95):.2f} ms) -> {1 / statistics.median(full):.0f} frames/s")
     print(f"classifier (ONNX Runtime, {settings.classifier_threads} thread): batch 1 {ms(single):.3f} ms/face, "
