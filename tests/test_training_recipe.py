@@ -350,3 +350,15 @@ def test_mixup_trains_in_both_trainers_and_saves_the_network_alone(tmp_path, arr
     params["train"]["mixup_alpha"] = -1
     with pytest.raises(ParamsError, match="train.mixup_alpha"):
         train_module.train(params)
+
+
+def test_accelerated_runs_refuse_snapshots_and_do_not_inherit_the_train_stages():
+    from emoscan.config import ParamsError
+    from emoscan.model.accelerated import run_config
+
+    params = yaml.safe_load(open("params.yaml"))
+    params["train"]["snapshots"] = True  # a CPU train-stage setting, like its ensemble_with and distill_from
+    params["accelerated"]["members"] = {"a": {"epochs": 10}, "b": {"epochs": 10, "snapshots": True}}
+    assert run_config(params, "members", "a")["snapshots"] is False
+    with pytest.raises(ParamsError, match=r"accelerated\.members\.b: snapshots are saved by the CPU train stage only"):
+        run_config(params, "members", "b")

@@ -129,7 +129,11 @@ def run_config(params: dict, group: str, name: str) -> dict:
     if name not in runs:
         raise ParamsError(f"accelerated.{group}: no run {name!r} (have {sorted(runs)})")
     overrides = runs[name] or {}
-    cfg = {**params["train"], **overrides, "ensemble_with": [], "distill_from": [],
+    if overrides.get("snapshots"):
+        # a snapshot per epoch is 21 MB at width 2.0 and a GPU run has 50-230 epochs; the CPU train stage keeps them
+        raise ParamsError(f"accelerated.{group}.{name}: snapshots are saved by the CPU train stage only")
+    # the train stage's own outputs and inputs (its ensemble, teachers, snapshots) are not inherited
+    cfg = {**params["train"], **overrides, "ensemble_with": [], "distill_from": [], "snapshots": False,
            "init_from": overrides.get("init_from", ""), "soup_with": overrides.get("soup_with", [])}
     check_train_params(cfg)
     return cfg
