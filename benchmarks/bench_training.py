@@ -2,7 +2,7 @@
 mixed bfloat16 (`train.mixed_precision`), each in a fresh process: images/s and minutes per
 FER-2013 epoch on this machine's CPU.
 
-    python benchmarks/bench_training.py [--steps 60] [--warmup 10] [--architecture emoscan_vgg]
+    python benchmarks/bench_training.py [--steps 60] [--warmup 10] [--architecture emoscan_vgg] [--width 1.0]
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ import sys
 import time
 
 import yaml
+from _machine import cpu_description  # benchmarks/ is on sys.path when this script runs
 
 
-def measure(policy: str, architecture: str, steps: int, warmup: int) -> dict:
+def measure(policy: str, architecture: str, width: float, steps: int, warmup: int) -> dict:
     """Images/s of `model.fit` over `steps` augmented batches after `warmup` batches."""
     import keras
     import numpy as np
@@ -33,7 +34,8 @@ def measure(policy: str, architecture: str, steps: int, warmup: int) -> dict:
     x, y = load_split(params["split"]["output_dir"], "train")
     ds = make_dataset(x, y, cfg["batch_size"], len(CLASSES), training=True,
                       augment_cfg=cfg["augment"], seed=cfg["seed"]).repeat()
-    model = build_model(architecture, params["image_size"], len(CLASSES), dropout_scale=cfg["dropout_scale"])
+    model = build_model(architecture, params["image_size"], len(CLASSES), dropout_scale=cfg["dropout_scale"],
+                        width=width)
     model.compile(optimizer=make_optimizer(cfg, steps), loss="categorical_crossentropy")
     model.fit(ds, steps_per_epoch=warmup, epochs=1, verbose=0)
     started = time.perf_counter()
@@ -48,12 +50,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--architecture", default="emoscan_vgg")
+    parser.add_argument("--width", type=float, default=1.0, help="filters multiplier (v11: 2.0)")
     parser.add_argument("--policy", help=argparse.SUPPRESS)  # child process: measure one policy
     args = parser.parse_args()
     if args.policy:
-        print(json.dumps(measure(args.policy, args.architecture, args.steps, args.warmup)))
+        print(json.dumps(measure(args.policy, args.architecture, args.width, args.steps, args.warmup)))
         return
-    print(f"{args.architecture}, {args.steps} augmented batches after {args.warmup} warm-up batches")
+    print(f"{args.architecture} width {args.width}, {args.steps} augmented batches after {args.warmup} warm-up "
+          f"batches; CPU: {cpu_description()}")
     print("| compute | images/s | min per epoch |\n|---|---:|---:|")
     for policy in ("float32", "mixed_bfloat16"):
         child = subprocess.run([sys.executable, __file__, *sys.argv[1:], "--policy", policy],
