@@ -8,7 +8,7 @@ Float32, no TTA, never the test split.
     python benchmarks/select_soup.py models/warm_start/emoscan_vgg_v11_*.keras models/train/model.keras
 
 The networks must share a starting point (warm restarts of one network), or their average is not
-a network (README: the mirror-image soup scored 0.39).
+a network (docs/experiments.md: the mirror-image soup scored 0.39).
 """
 
 from __future__ import annotations
