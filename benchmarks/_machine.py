@@ -18,4 +18,5 @@ def cpu_description() -> str:
             fields.setdefault(key.strip(), value.strip())
     name = fields.get("model name") or platform.processor() or platform.machine()
     family = f" (family {fields['cpu family']}, model {fields['model']})" if "cpu family" in fields else ""
-    return f"{name}{family}, {len(os.sched_getaffinity(0))} cores usable"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()  # Linux only
+    return f"{name}{family}, {cores} cores usable"
