@@ -26,7 +26,7 @@ def predict_with_tta(predict: Callable[[np.ndarray], np.ndarray], batch: np.ndar
     """`predict` on an (N, 48, 48, 1) batch, averaged with the mirrored batch when `tta` is "flip"."""
     if tta != "flip":
         return np.asarray(predict(batch))
-    # one call on both views: at batch 1 that is 4% faster than two calls on a 2-core CPU
+    # one call on both views: one ONNX Runtime dispatch per face instead of two
     probs = np.asarray(predict(np.concatenate([batch, batch[:, :, ::-1, :]])))
     return (probs[:len(batch)] + probs[len(batch):]) / 2.0
 
