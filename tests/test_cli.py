@@ -71,7 +71,9 @@ def test_live_headless_writes_every_frame(media, tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["predict", "missing.jpg"], "missing.jpg: no such file"),
-    (["predict", "{not_video}"], "not a readable image"),
+    (["predict", "{not_video}"], "Not an image"),
+    (["predict", "{truncated}"], "Corrupt or truncated image"),
+    (["predict", "--model", "missing_bundle", "{truncated}"], "--model missing_bundle: no such file or folder"),
     (["video", "{not_video}"], "not a readable video"),
     (["video", "{video}", "--frame-rate", "0"], "--frame-rate must be > 0"),
     (["live", "--source", "9", "--headless", "--output", "o.mp4"], "cannot open video source 9"),
@@ -79,7 +81,7 @@ def test_live_headless_writes_every_frame(media, tmp_path):
     (["live", "--source", "{video}", "--headless"], "--headless needs --output"),
 ])
 def test_errors_are_one_line_with_nonzero_exit(media, args, message):
-    args = [a.format(not_video=media["not_video"], video=media["video"]) for a in args]
+    args = [a.format(not_video=media["not_video"], video=media["video"], truncated=media["truncated"]) for a in args]
     proc = emoscan(*args, check=False)
     assert proc.returncode == 2
     assert message in proc.stderr and "Traceback" not in proc.stderr

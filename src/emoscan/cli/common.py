@@ -2,32 +2,32 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import cv2
 
+from emoscan.api import EmotionRecognizer
 from emoscan.inference.analyzer import FaceAnalyzer
-from emoscan.inference.bundle import resolve_model
-from emoscan.inference.classifier import EmotionClassifier
-from emoscan.inference.settings import load_settings
 
 
 class CliError(Exception):
     """A user-facing error: printed as one line, exit code 2."""
 
 
-def load_analyzer(model: str | None) -> FaceAnalyzer:
-    """Analyzer for `--model` (or MODEL_PATH / BentoML store / shipped model)."""
-    if model:
-        os.environ["MODEL_PATH"] = model
+def load_recognizer(model: str | None) -> EmotionRecognizer:
+    """The Python API's recognizer for `--model` (or MODEL_PATH / BentoML store / shipped model)."""
+    if model and not Path(model).exists():
+        raise CliError(f"--model {model}: no such file or folder")
     try:
-        source = resolve_model()
+        return EmotionRecognizer(model or None)
     except FileNotFoundError as exc:
         raise CliError(str(exc)) from None
-    settings, _ = load_settings()
-    return FaceAnalyzer(EmotionClassifier(source.path, settings.classifier_threads, settings.tta), settings)
+
+
+def load_analyzer(model: str | None) -> FaceAnalyzer:
+    """The detector + classifier behind `load_recognizer(model)`, for frame-level work."""
+    return load_recognizer(model).analyzer
 
 
 def require_file(path: str) -> Path:

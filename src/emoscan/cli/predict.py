@@ -8,8 +8,9 @@ from pathlib import Path
 
 import cv2
 
-from emoscan.cli.common import CliError, load_analyzer, require_file
+from emoscan.cli.common import CliError, load_recognizer, require_file
 from emoscan.inference.annotate import draw_faces
+from emoscan.inference.decode import ImageDecodeError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -24,13 +25,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     paths = [require_file(p) for p in args.images]
-    analyzer = load_analyzer(args.model)
+    recognizer = load_recognizer(args.model)
     results = []
     for path in paths:
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise CliError(f"{path}: not a readable image")
-        faces = analyzer.analyze_image(image)
+        try:  # the service's strict decoding: EXIF orientation, truncated files refused
+            image = recognizer.load_image(path)
+        except ImageDecodeError as exc:
+            raise CliError(str(exc)) from None
+        faces = recognizer.detect_emotions(image)
         results.append({"image": str(path), "faces": [f.to_dict() for f in faces]})
         if args.annotate:
             args.annotate.mkdir(parents=True, exist_ok=True)

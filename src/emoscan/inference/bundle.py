@@ -41,14 +41,19 @@ def bentoml_champion() -> Path | None:
         return None
 
 
+def model_at(path: str | os.PathLike, origin: str) -> ModelSource:
+    """The model bundle folder (or .onnx file) at `path`; FileNotFoundError naming `origin`."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{origin}={path} does not exist")
+    return ModelSource(path, origin, path.stem, _version_of(path))
+
+
 def resolve_model(use_bentoml_store: bool = True) -> ModelSource:
     """Pick the model directory (or .onnx file) to serve."""
     env = os.environ.get("MODEL_PATH")
     if env:
-        path = Path(env)
-        if not path.exists():
-            raise FileNotFoundError(f"MODEL_PATH={env} does not exist")
-        return ModelSource(path, "MODEL_PATH", path.stem, _version_of(path))
+        return model_at(env, "MODEL_PATH")
     if use_bentoml_store and (stored := bentoml_champion()) is not None:
         return ModelSource(stored, "bentoml-store", BENTO_MODEL_NAME, stored.name)
     if not (SHIPPED_MODEL_DIR / "model.onnx").is_file():

@@ -49,7 +49,9 @@ class ServiceSettings:
     max_frame_rate: float = 30.0
 
 
-def _build(cls, values: dict[str, Any] | None, where: str):
+def build_settings(cls, values: dict[str, Any] | None, where: str):
+    """`cls` (InferenceSettings or ServiceSettings) from a dict, each value checked; ValueError
+    naming `where` and the key for an unknown key or a bad value."""
     values = values or {}
     known = {f.name: f for f in fields(cls)}
     unknown = sorted(set(values) - set(known))
@@ -78,8 +80,8 @@ def load_settings(path: Path | None = None) -> tuple[InferenceSettings, ServiceS
     """Read both sections from params.yaml; defaults apply when the file is absent."""
     path = path or params_path()
     params = yaml.safe_load(path.read_text()) if path.is_file() else {}
-    return (_build(InferenceSettings, params.get("inference"), "inference"),
-            _build(ServiceSettings, params.get("service"), "service"))
+    return (build_settings(InferenceSettings, params.get("inference"), "inference"),
+            build_settings(ServiceSettings, params.get("service"), "service"))
 
 
-__all__ = ["InferenceSettings", "ServiceSettings", "load_settings", "asdict", "PROJECT_ROOT"]
+__all__ = ["InferenceSettings", "ServiceSettings", "build_settings", "load_settings", "asdict", "PROJECT_ROOT"]

@@ -24,7 +24,7 @@ from emoscan.inference.bundle import resolve_model
 from emoscan.inference.classifier import EmotionClassifier
 from emoscan.inference.detector import DETECTOR_NAME
 from emoscan.inference.settings import asdict, load_settings
-from emoscan.service.decode import ImageDecodeError, decode_upload
+from emoscan.inference.decode import ImageDecodeError, decode_upload
 from emoscan.service.limits import LimitsMiddleware
 from emoscan.service.schemas import DetectResponse, ErrorResponse, VideoResponse
 

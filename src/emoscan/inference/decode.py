@@ -1,4 +1,5 @@
-"""Strict decoding of uploaded images: format whitelist, pixel-count guard, EXIF orientation."""
+"""Strict decoding of image bytes (uploads, the Python API): format whitelist, pixel-count guard,
+EXIF orientation."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def decode_upload(data: bytes, max_pixels: int) -> np.ndarray:
     except Image.DecompressionBombError as exc:  # PIL's own guard fires on open for huge headers
         raise ImageDecodeError(f"Image too large: {exc}; the limit is {max_pixels} pixels", 413) from exc
     except (UnidentifiedImageError, OSError) as exc:
-        raise ImageDecodeError("Not an image: upload a JPEG, PNG, WebP or BMP file", 415) from exc
+        raise ImageDecodeError("Not an image: expected a JPEG, PNG, WebP or BMP file", 415) from exc
     if image.format not in ALLOWED_FORMATS:
         raise ImageDecodeError(f"Unsupported image format {image.format}: use JPEG, PNG, WebP or BMP", 415)
     if image.width * image.height > max_pixels:
