@@ -194,6 +194,27 @@ def test_detect_video_rejects_bad_input(server, media, case, status, message):
     assert message in response.json()["error"]
 
 
+def test_bentoml_client_gets_what_the_python_api_finds(server, media):
+    """BentoML's own typed client against the server; the same faces as `emoscan.EmotionRecognizer`
+    (the same decoding, detector and classifier) on the same file. Before the rate-limit test,
+    which spends this client address's requests."""
+    import bentoml
+
+    import emoscan
+
+    recognizer = emoscan.EmotionRecognizer(SHIPPED_MODEL_DIR)
+    with bentoml.SyncHTTPClient(server) as client:
+        for key in ("three_faces", "astronaut"):
+            answer = client.detect(image=[media[key]])
+            assert answer["faces"] == [f.to_dict() for f in recognizer.detect_emotions(media[key])], key
+        with pytest.raises(bentoml.exceptions.BentoMLException, match="Not an image"):
+            client.detect(image=[media["not_video"]])
+        video = client.detect_video(video=[media["video"]], frame_rate=2)
+        analysis = recognizer.analyze_video(media["video"], frame_rate=2).to_dict()
+        assert video["results"] == analysis["results"] and len(video["results"]) == 6
+        assert video["summary"] == {**analysis["summary"], "frame_rate": 2.0}
+
+
 def test_rate_limits_answer_429_with_retry_after(server, media):
     payload = media["no_face"].read_bytes()
     statuses = [post(server, "/detect", "image", payload).status_code for _ in range(LIMITS["rate_limit_detect_per_min"] + 1)]
