@@ -97,6 +97,27 @@ def test_only_a_better_model_takes_the_champion_alias(pipeline_repo):
         metrics_file.write_text(json.dumps(original))
 
 
+def test_champion_loads_as_an_mlflow_pyfunc_with_its_signature(pipeline_repo, fer_faces):
+    import mlflow
+    import numpy as np
+
+    from emoscan import CLASSES
+    from emoscan.inference.classifier import EmotionClassifier
+    from emoscan.inference.preprocess import normalize
+
+    client = mlflow_client(pipeline_repo)
+    version = client.get_model_version_by_alias("emoscan-fer2013", "champion")
+    assert "input (N, 48, 48, 1) float32 in [0, 1]" in version.description
+    model = mlflow.pyfunc.load_model("models:/emoscan-fer2013@champion")
+    (image_spec,), (probs_spec,) = model.metadata.signature.inputs.inputs, model.metadata.signature.outputs.inputs
+    assert image_spec.shape == (-1, 48, 48, 1) and probs_spec.shape == (-1, 7)
+    faces = normalize(np.stack([face for label in CLASSES for face in fer_faces[label][:2]]))
+    probs = model.predict(faces)[probs_spec.name]
+    # the registered graph is the bundle's: the serving classifier without TTA and offsets agrees
+    served = EmotionClassifier(pipeline_repo / "models/export", tta="none", calibrated=False).predict(faces)
+    np.testing.assert_allclose(probs / probs.sum(axis=1, keepdims=True), served, atol=1e-5)
+
+
 def test_champion_imports_into_the_bentoml_store(pipeline_repo, tmp_path):
     env = {"BENTOML_HOME": str(tmp_path / "bentoml")}
     out = run(["emoscan", "import-champion"], cwd=pipeline_repo, env=env).stdout

@@ -9,9 +9,12 @@ import logging
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import onnx
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
+from mlflow.models import ModelSignature
+from mlflow.types import Schema, TensorSpec
 
 from emoscan.config import require
 from emoscan.model.export import EXPORT_REPORT, LABELS_FILE, ONNX_FILE, PREPROCESSING_FILE
@@ -29,7 +32,29 @@ def champion_score(client: MlflowClient, name: str, alias: str, metric: str) -> 
     except MlflowException:
         return None, None
     score = version.tags.get(metric)
-    return version.version, float(score) if score is not None else None
+    return str(version.version), float(score) if score is not None else None
+
+
+def onnx_signature(model: onnx.ModelProto) -> ModelSignature:
+    """MLflow signature of the classifier graph: (N, 48, 48, 1) float32 faces in [0, 1] under the
+    graph's input name -> (N, 7) float32 probabilities under its output name."""
+    (image,), (probs,) = model.graph.input, model.graph.output
+
+    def shape(value: onnx.ValueInfoProto) -> tuple[int, ...]:
+        return tuple(d.dim_value if d.HasField("dim_value") else -1 for d in value.type.tensor_type.shape.dim)
+
+    return ModelSignature(inputs=Schema([TensorSpec(np.dtype(np.float32), shape(image), image.name)]),
+                          outputs=Schema([TensorSpec(np.dtype(np.float32), shape(probs), probs.name)]))
+
+
+def version_description(preprocessing: dict, labels: list[str]) -> str:
+    """What a registry user needs to call the model version."""
+    offsets = " and class offsets" if preprocessing.get("class_log_offsets") else ""
+    return (f"{preprocessing.get('quantization', 'float32')} ONNX classifier of 48x48 grayscale face crops: "
+            f"input (N, 48, 48, 1) float32 in [0, 1], output (N, {len(labels)}) probabilities in the order "
+            f"{', '.join(labels)}. The pyfunc flavour runs the graph on one view; serving (the bundle under "
+            f"'{SERVING_ARTIFACTS}/', emoscan.inference.classifier.EmotionClassifier) adds test-time "
+            f"augmentation '{preprocessing.get('test_time_augmentation', 'none')}'{offsets} from preprocessing.json.")
 
 
 def register(params: dict) -> dict:
@@ -57,9 +82,12 @@ def register(params: dict) -> dict:
                                if "int8" in export_report else {})})
         for file in (ONNX_FILE, LABELS_FILE, PREPROCESSING_FILE, EXPORT_REPORT):
             mlflow.log_artifact(str(bundle / file), artifact_path=SERVING_ARTIFACTS)
-        info = mlflow.onnx.log_model(onnx.load(str(bundle / ONNX_FILE)), name="model",
-                                     registered_model_name=name)
+        graph = onnx.load(str(bundle / ONNX_FILE))
+        info = mlflow.onnx.log_model(graph, name="model", registered_model_name=name,
+                                     signature=onnx_signature(graph))
     version = str(info.registered_model_version)
+    client.update_model_version(name, version, description=version_description(
+        json.loads((bundle / PREPROCESSING_FILE).read_text()), json.loads((bundle / LABELS_FILE).read_text())))
     score = float(metrics[metric])
     for key in dict.fromkeys(("accuracy", "macro_f1", metric)):
         client.set_model_version_tag(name, version, key, str(metrics[key]))
