@@ -79,6 +79,25 @@ def test_exif_orientation_is_applied(recognizer, detectable_faces):
     assert faces[0].box.iou(recognizer.detect_emotions(upright)[0].box) > 0.8
 
 
+def test_16_bit_and_other_image_modes_decode_to_the_same_face(recognizer, media):
+    bgr = cv2.imread(str(media["one_face_png"]), cv2.IMREAD_COLOR)
+    gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    reference = recognizer.detect_emotions(gray)[0]
+    encoded = {
+        "16-bit grayscale PNG": cv2.imencode(".png", gray.astype(np.uint16) * 257)[1].tobytes(),
+        "16-bit colour PNG": cv2.imencode(".png", bgr.astype(np.uint16) * 257)[1].tobytes(),
+    }
+    for mode in ("CMYK", "P", "LA"):
+        buffer = io.BytesIO()
+        Image.fromarray(bgr[:, :, ::-1]).convert(mode).save(buffer, "JPEG" if mode == "CMYK" else "PNG")
+        encoded[mode] = buffer.getvalue()
+    for name, data in encoded.items():
+        pixels = recognizer.load_image(data)
+        assert pixels.dtype == np.uint8 and abs(float(pixels.mean()) - float(gray.mean())) < 3, name
+        faces = recognizer.detect_emotions(data)
+        assert len(faces) == 1 and faces[0].box.iou(reference.box) > 0.75, name  # palettes dither
+
+
 def test_given_boxes_skip_detection(recognizer, media):
     detected = recognizer.detect_emotions(media["three_faces"])
     boxes = [f.box.to_list() for f in detected]

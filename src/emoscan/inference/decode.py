@@ -36,7 +36,11 @@ def decode_upload(data: bytes, max_pixels: int) -> np.ndarray:
                                f"of {max_pixels} pixels", 413)
     try:
         image.load()
-        image = ImageOps.exif_transpose(image).convert("RGB")
+        image = ImageOps.exif_transpose(image)
+        if image.mode.startswith("I"):  # 16-bit grayscale PNG: PIL's convert("RGB") clips it at 255
+            gray = (np.asarray(image).astype(np.int64) >> 8).clip(0, 255).astype(np.uint8)
+            return np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
+        image = image.convert("RGB")
     except (OSError, ValueError, SyntaxError) as exc:
         raise ImageDecodeError(f"Corrupt or truncated image: {exc}") from exc
     return np.ascontiguousarray(np.asarray(image)[:, :, ::-1])
