@@ -104,6 +104,10 @@ def test_given_boxes_skip_detection(recognizer, media):
     given = recognizer.detect_emotions(media["three_faces"], boxes=boxes)
     assert [f.emotion for f in given] == [f.emotion for f in detected]
     assert [f.box.to_list() for f in given] == boxes
+    image = cv2.imread(str(media["three_faces"]))
+    h, w = image.shape[:2]
+    (clipped,) = recognizer.detect_emotions(image, boxes=[(w - 50, -20, 100, 100)])
+    assert clipped.box.to_list() == [w - 50, 0, 50, 80], "boxes are clipped to the image"
 
 
 def test_classify_crops_agrees_with_the_fer_labels(recognizer, fer_faces):

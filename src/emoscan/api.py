@@ -142,4 +142,5 @@ class EmotionRecognizer:
         x, y, w, h = (int(v) for v in box)
         if w <= 0 or h <= 0 or x >= shape[1] or y >= shape[0] or x + w <= 0 or y + h <= 0:
             raise ValueError(f"box {(x, y, w, h)}: empty or outside the {shape[1]}x{shape[0]} image")
-        return Box(x, y, w, h)
+        x0, y0 = max(0, x), max(0, y)  # clipped to the image, as the detector's boxes are
+        return Box(x0, y0, min(shape[1], x + w) - x0, min(shape[0], y + h) - y0)
