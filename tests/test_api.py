@@ -98,6 +98,21 @@ def test_16_bit_and_other_image_modes_decode_to_the_same_face(recognizer, media)
         assert len(faces) == 1 and faces[0].box.iou(reference.box) > 0.75, name  # palettes dither
 
 
+def test_faces_in_a_large_photo_are_found(recognizer, detectable_faces):
+    """A 12-Mpixel photo with 250-px faces: params.yaml's detection size finds them all, the live
+    mode's (480 px, for speed) misses some."""
+    faces = detectable_faces[:6]
+    offsets = [(300 + i * 600, 1200) for i in range(len(faces))]
+    photo = place_faces(faces, size=250, canvas=(3000, 4000), offsets=offsets)
+    assert recognizer.settings.detection_max_side >= 1280
+    assert len(recognizer.detect_emotions(photo)) == len(faces)
+    from emoscan.cli.common import load_analyzer
+
+    live = load_analyzer(str(SHIPPED_MODEL_DIR), live=True)
+    assert live.detector.max_side == recognizer.settings.live_detection_max_side == 480
+    assert len(live.analyze_image(photo)) < len(faces)
+
+
 def test_given_boxes_skip_detection(recognizer, media):
     detected = recognizer.detect_emotions(media["three_faces"])
     boxes = [f.box.to_list() for f in detected]

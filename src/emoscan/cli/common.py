@@ -9,25 +9,31 @@ import cv2
 
 from emoscan.api import EmotionRecognizer
 from emoscan.inference.analyzer import FaceAnalyzer
+from emoscan.inference.settings import load_settings
 
 
 class CliError(Exception):
     """A user-facing error: printed as one line, exit code 2."""
 
 
-def load_recognizer(model: str | None) -> EmotionRecognizer:
-    """The Python API's recognizer for `--model` (or MODEL_PATH / BentoML store / shipped model)."""
+def load_recognizer(model: str | None, **settings) -> EmotionRecognizer:
+    """The Python API's recognizer for `--model` (or MODEL_PATH / BentoML store / shipped model),
+    with `settings` overriding params.yaml's inference knobs."""
     if model and not Path(model).exists():
         raise CliError(f"--model {model}: no such file or folder")
     try:
-        return EmotionRecognizer(model or None)
+        return EmotionRecognizer(model or None, **settings)
     except FileNotFoundError as exc:
         raise CliError(str(exc)) from None
 
 
-def load_analyzer(model: str | None) -> FaceAnalyzer:
-    """The detector + classifier behind `load_recognizer(model)`, for frame-level work."""
-    return load_recognizer(model).analyzer
+def load_analyzer(model: str | None, live: bool = False) -> FaceAnalyzer:
+    """The detector + classifier behind `load_recognizer(model)`, for frame-level work; `live`
+    detects on frames downscaled to `inference.live_detection_max_side`."""
+    if not live:
+        return load_recognizer(model).analyzer
+    settings, _ = load_settings()
+    return load_recognizer(model, detection_max_side=settings.live_detection_max_side).analyzer
 
 
 def require_file(path: str) -> Path:

@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     if (not args.headless and sys.platform.startswith("linux")
             and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))):
         raise CliError("no display available: run with --headless --output OUT.mp4")
-    analyzer = load_analyzer(args.model)
+    analyzer = load_analyzer(args.model, live=True)
     tracker = FaceTracker(analyzer.settings.smoothing_window, analyzer.settings.track_iou)
     capture = open_source(args.source)
     fps_in = capture.get(cv2.CAP_PROP_FPS) or 25.0

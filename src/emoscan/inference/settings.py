@@ -21,7 +21,8 @@ class InferenceSettings:
 
     score_threshold: float = 0.6
     min_face_size: int = 24
-    detection_max_side: int = 480
+    detection_max_side: int = 1280
+    live_detection_max_side: int = 480
     face_margin: float = 0.0
     detector_threads: int = 1
     classifier_threads: int = 2
