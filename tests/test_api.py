@@ -164,6 +164,7 @@ def test_settings_override_params(media):
     (lambda r, m: emoscan.EmotionRecognizer(tta="ten-crop"), ValueError, "settings.tta"),
     (lambda r, m: emoscan.EmotionRecognizer(min_face_size=-1), ValueError, "settings.min_face_size"),
     (lambda r, m: emoscan.EmotionRecognizer(colour=True), ValueError, "unknown key"),
+    (lambda r, m: emoscan.EmotionRecognizer(face_crop_scale=0), ValueError, "face_crop_scale: expected a number above 0"),
     (lambda r, m: emoscan.EmotionRecognizer(m["three_faces"].parent / "no_bundle"), FileNotFoundError, "does not exist"),
 ])
 def test_bad_input_is_a_clear_error(recognizer, media, call, error, message):

@@ -28,21 +28,34 @@ def normalize(faces_u8: np.ndarray) -> np.ndarray:
     return (faces_u8.astype(np.float32) * np.float32(SCALE))[..., None]
 
 
-def crop_face(gray: np.ndarray, box: Box, margin: float = 0.0) -> np.ndarray:
-    """Crop `box` (grown by `margin` of its size, clipped to the image) and resize to 48x48."""
+def square_box(box: Box, scale: float = 1.0) -> Box:
+    """The square of side `scale` x the box's longer side, centred on the box. FER-2013's faces are
+    square crops about as tall as the detector's box but wider (its boxes are about 0.8 as wide as
+    tall on FER faces), so resizing the box itself to 48x48 would stretch every face sideways."""
+    side = max(1, round(max(box.width, box.height) * scale))
+    x = round(box.x + (box.width - side) / 2)
+    y = round(box.y + (box.height - side) / 2)
+    return Box(x, y, side, side, box.score)
+
+
+def crop_face(gray: np.ndarray, box: Box, scale: float = 1.0) -> np.ndarray:
+    """The face in `box` as the network sees it: the square around it (`square_box`), its border
+    pixels repeated where it leaves the image, resized to 48x48."""
     h, w = gray.shape[:2]
-    dx, dy = int(box.width * margin), int(box.height * margin)
-    x0, y0 = max(0, box.x - dx), max(0, box.y - dy)
-    x1, y1 = min(w, box.x + box.width + dx), min(h, box.y + box.height + dy)
-    crop = gray[y0:y1, x0:x1]
+    sq = square_box(box, scale)
+    x0, y0, x1, y1 = sq.x, sq.y, sq.x + sq.width, sq.y + sq.height
+    crop = gray[max(0, y0):min(h, y1), max(0, x0):min(w, x1)]
     if crop.size == 0:
-        crop = np.zeros((INPUT_SIZE, INPUT_SIZE), np.uint8)
+        return np.zeros((INPUT_SIZE, INPUT_SIZE), np.uint8)
+    pad = ((max(0, -y0), max(0, y1 - h)), (max(0, -x0), max(0, x1 - w)))
+    if any(any(p) for p in pad):
+        crop = np.pad(crop, pad, mode="edge")
     interpolation = cv2.INTER_AREA if min(crop.shape) >= INPUT_SIZE else cv2.INTER_LINEAR
     return cv2.resize(crop, (INPUT_SIZE, INPUT_SIZE), interpolation=interpolation)
 
 
-def faces_to_batch(gray: np.ndarray, boxes: list[Box], margin: float = 0.0) -> np.ndarray:
-    """All faces of one image as one (N, 48, 48, 1) float32 batch."""
+def faces_to_batch(gray: np.ndarray, boxes: list[Box], scale: float = 1.0) -> np.ndarray:
+    """All faces of one image as one (N, 48, 48, 1) float32 batch (crops as `crop_face`)."""
     if not boxes:
         return np.zeros((0, INPUT_SIZE, INPUT_SIZE, 1), np.float32)
-    return normalize(np.stack([crop_face(gray, b, margin) for b in boxes]))
+    return normalize(np.stack([crop_face(gray, b, scale) for b in boxes]))

@@ -23,7 +23,7 @@ class InferenceSettings:
     min_face_size: int = 24
     detection_max_side: int = 1280
     live_detection_max_side: int = 480
-    face_margin: float = 0.0
+    face_crop_scale: float = 0.95
     detector_threads: int = 1
     classifier_threads: int = 2
     max_faces: int = 32
@@ -34,6 +34,8 @@ class InferenceSettings:
 
 #: Allowed values of the text settings (all others are non-negative numbers).
 TEXT_CHOICES = {"tta": ("bundle", *TTA_MODES)}
+#: Number settings that must be above zero.
+POSITIVE = {"face_crop_scale"}
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,8 @@ def build_settings(cls, values: dict[str, Any] | None, where: str):
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise ValueError(f"{where}.{name}: expected a non-negative number, got {value!r}")
+        if name in POSITIVE and value == 0:
+            raise ValueError(f"{where}.{name}: expected a number above 0, got {value!r}")
         checked[name] = type(default)(value) if isinstance(default, float) else value
     return cls(**checked)
 
