@@ -91,7 +91,8 @@ class FaceAnalyzer:
 
     def classify_boxes(self, image: np.ndarray, boxes: list[Box]) -> np.ndarray:
         """(N, 7) probabilities of the given face boxes."""
-        return self.classifier.predict(faces_to_batch(to_gray(image), boxes, self.settings.face_crop_scale))
+        return self.classifier.predict(faces_to_batch(to_gray(image), boxes, self.settings.face_crop_scale,
+                                                    self.settings.face_align_degrees))
 
     def analyze_image(self, image: np.ndarray) -> list[Face]:
         """Every face in a BGR image, largest first."""

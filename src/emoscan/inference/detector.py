@@ -16,6 +16,13 @@ from emoscan.inference.types import Box
 DETECTOR_NAME = "YuNet (libfacedetection, yuface 2023.5.1)"
 
 
+def eye_line_roll(landmarks: np.ndarray) -> float:
+    """Tilt in degrees of the line from the face's right eye to its left eye (YuNet's first two of
+    five landmarks, x y pairs), 0 for level eyes."""
+    right_x, right_y, left_x, left_y = (float(v) for v in landmarks[:4])
+    return float(np.degrees(np.arctan2(left_y - right_y, left_x - right_x)))
+
+
 class FaceDetector:
     """Finds every face in a BGR image; boxes sorted largest first."""
 
@@ -45,12 +52,12 @@ class FaceDetector:
                            interpolation=cv2.INTER_AREA) if scale < 1.0 else image
         with self._lock, warnings.catch_warnings():
             warnings.simplefilter("ignore")  # yuface warns on large inputs; we downscale already
-            confs, boxes, _ = self._detect(np.ascontiguousarray(small), conf=self.score_threshold)
+            confs, boxes, landmarks = self._detect(np.ascontiguousarray(small), conf=self.score_threshold)
         faces = []
-        for conf, (bx, by, bw, bh) in zip(confs, boxes):
+        for conf, (bx, by, bw, bh), points in zip(confs, boxes, landmarks):
             x0, y0 = max(0, int(bx / scale)), max(0, int(by / scale))
             x1, y1 = min(w, int((bx + bw) / scale)), min(h, int((by + bh) / scale))
             if min(x1 - x0, y1 - y0) >= self.min_face_size:
-                faces.append(Box(x0, y0, x1 - x0, y1 - y0, float(conf) / 100.0))
+                faces.append(Box(x0, y0, x1 - x0, y1 - y0, float(conf) / 100.0, eye_line_roll(points)))
         faces.sort(key=lambda b: b.area, reverse=True)
         return faces[: self.max_faces]

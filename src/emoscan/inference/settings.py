@@ -24,6 +24,7 @@ class InferenceSettings:
     detection_max_side: int = 1280
     live_detection_max_side: int = 480
     face_crop_scale: float = 0.95
+    face_align_degrees: float = 8.0
     detector_threads: int = 1
     classifier_threads: int = 2
     max_faces: int = 32

@@ -14,6 +14,9 @@ class Box:
     width: int
     height: int
     score: float = 1.0
+    #: in-plane tilt of the eye line in degrees (from the detector's landmarks; 0 when unknown):
+    #: rotating the image by it about the box centre levels the eyes
+    roll: float = 0.0
 
     @property
     def area(self) -> int:
