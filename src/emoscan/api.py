@@ -19,14 +19,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
-import cv2
 import numpy as np
 
 from emoscan.inference.analyzer import FaceAnalyzer, VideoAnalysis
 from emoscan.inference.bundle import ModelSource, model_at, resolve_model
 from emoscan.inference.classifier import EmotionClassifier
 from emoscan.inference.decode import ImageDecodeError, decode_upload
-from emoscan.inference.preprocess import INPUT_SIZE, normalize, to_gray
+from emoscan.inference.preprocess import crop_face, normalize, to_gray
 from emoscan.inference.settings import InferenceSettings, ServiceSettings, build_settings, load_settings
 from emoscan.inference.types import Box, Face
 
@@ -85,7 +84,8 @@ class EmotionRecognizer:
     def classify_crops(self, crops: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
         """(N, 7) probabilities of face crops that need no detection (e.g. FER-2013's 48x48 images).
         `crops`: one (H, W) array, an (N, H, W) or (N, H, W, C) batch, or a list of arrays; uint8,
-        grayscale, BGR or BGRA, any size (resized to 48x48)."""
+        grayscale, BGR or BGRA, any size: each is cut as a detected face whose box is the whole crop
+        (`preprocess.crop_face`: square, resized to 48x48)."""
         if isinstance(crops, np.ndarray) and crops.ndim == 2:
             crops = [crops]
         crops = list(crops)
@@ -94,8 +94,7 @@ class EmotionRecognizer:
         faces = []
         for i, crop in enumerate(crops):
             gray = to_gray(self._check_array(np.asarray(crop), f"crop {i}"))
-            faces.append(cv2.resize(gray, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA)
-                         if gray.shape != (INPUT_SIZE, INPUT_SIZE) else gray)
+            faces.append(crop_face(gray, Box(0, 0, gray.shape[1], gray.shape[0])))
         return self.analyzer.classifier.predict(normalize(np.stack(faces)))
 
     def analyze_video(self, path: str | os.PathLike, frame_rate: float = 1.0,
