@@ -14,6 +14,7 @@ import argparse
 import cv2
 import numpy as np
 
+from _fer_canvas import detected_faces, print_mean_table, score  # benchmarks/ is on sys.path
 from emoscan.config import load_params
 from emoscan.data.split import load_split
 from emoscan.inference.bundle import SHIPPED_MODEL_DIR
@@ -21,29 +22,12 @@ from emoscan.inference.classifier import EmotionClassifier
 from emoscan.inference.detector import FaceDetector
 from emoscan.inference.preprocess import INPUT_SIZE, faces_to_batch, normalize
 from emoscan.inference.types import Box
-from emoscan.model.evaluate import classification_metrics
 
 
 def stretched_box(gray: np.ndarray, box: Box) -> np.ndarray:
     """The box itself resized to 48x48, as the serving path cut faces up to session 16."""
     crop = gray[max(0, box.y):box.y + box.height, max(0, box.x):box.x + box.width]
     return cv2.resize(crop, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA)
-
-
-def placed(x: np.ndarray, upscale: int, detector: FaceDetector) -> tuple[list[int], list[np.ndarray], list[Box]]:
-    """Each FER face upscaled onto a grey canvas twice its size; (indices found, canvases, boxes)."""
-    size = INPUT_SIZE * upscale
-    found, canvases, boxes = [], [], []
-    for i, face in enumerate(x):
-        canvas = np.full((2 * size, 2 * size), 128, np.uint8)
-        canvas[size // 2:size // 2 + size, size // 2:size // 2 + size] = cv2.resize(
-            face, (size, size), interpolation=cv2.INTER_CUBIC)
-        detected = detector.detect(canvas)
-        if detected:
-            found.append(i)
-            canvases.append(canvas)
-            boxes.append(detected[0])
-    return found, canvases, boxes
 
 
 def main() -> None:
@@ -59,14 +43,9 @@ def main() -> None:
     classifier = EmotionClassifier(args.bundle, threads=2)
     detector = FaceDetector(max_side=0, min_face_size=0)
 
-    def score(labels: np.ndarray, batch: np.ndarray) -> tuple[float, float]:
-        probs = np.concatenate([classifier.predict(batch[i:i + 256]) for i in range(0, len(batch), 256)])
-        m = classification_metrics(labels, probs.argmax(axis=1))
-        return m["accuracy"], m["macro_f1"]
-
     rows: dict[str, list[tuple[float, float]]] = {}
     for upscale in args.upscales:
-        found, canvases, boxes = placed(x, upscale, detector)
+        found, canvases, boxes = detected_faces(x, detector, upscale)
         size = INPUT_SIZE * upscale
         geometry = np.median([[(b.x - size // 2) / size, (b.y - size // 2) / size, b.width / size,
                                b.height / size] for b in boxes], axis=0)
@@ -80,15 +59,10 @@ def main() -> None:
             crops[f"square of {scale:g} x the box's longer side"] = np.concatenate(
                 [faces_to_batch(c, [b], scale) for c, b in zip(canvases, boxes)])
         for name, batch in crops.items():
-            rows.setdefault(name, []).append(score(labels, batch))
+            rows.setdefault(name, []).append(score(classifier, labels, batch))
 
     print(f"\n{args.bundle}, FER-2013 {args.split} split, accuracy / macro-F1 per placement and their mean")
-    header = " | ".join(f"{u}x" for u in args.upscales)
-    print(f"| crop fed to the classifier | {header} | mean |\n|---|" + "---:|" * (len(args.upscales) + 1))
-    for name, scores in rows.items():
-        cells = " | ".join(f"{a:.4f} / {f:.4f}" for a, f in scores)
-        mean_acc, mean_f1 = np.mean(scores, axis=0)
-        print(f"| {name} | {cells} | {mean_acc:.4f} / {mean_f1:.4f} |")
+    print_mean_table("crop fed to the classifier", [f"{u}x" for u in args.upscales], rows)
 
 
 if __name__ == "__main__":
