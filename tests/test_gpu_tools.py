@@ -28,7 +28,9 @@ def test_warm_starts_pack_to_float16_and_unpack_at_the_path_the_run_names(tmp_pa
     (here / "models/warm_start").mkdir(parents=True)
     shutil.copy(ROOT / NETWORK, here / NETWORK)
     params = {"accelerated": {"members": {"m": {"seed": 1}},
-                              "students": {"a": {"init_from": NETWORK}, "b": {"init_from": NETWORK}, "c": None}}}
+                              "students": {"a": {"init_from": NETWORK}, "b": {"init_from": NETWORK}, "c": None,
+                                           # a restart of this call's member: written there, not packed
+                                           "d": {"init_from": "models/accelerated/m.keras"}}}}
     (here / "params.yaml").write_text(yaml.safe_dump(params))
 
     assert "models__warm_start__emoscan_vgg_v3.npz" in run("pack", here)

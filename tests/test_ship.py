@@ -75,7 +75,8 @@ def test_trained_here_card_names_the_warm_start_soup_or_network_and_the_resampli
                              device="NVIDIA H200", val_accuracy=0.6864,
                              recipe={"optimizer": "adam", "learning_rate": 0.001, "batch_size": 128, "seed": 504})
     params = yaml.safe_load(open("params.yaml"))
-    params["train"].update(init_from=start, soup_with=[str(tmp_path / "restart.keras")], soup_batchnorm_images=512)
+    params["train"].update(init_from=start, soup_with=[str(tmp_path / "restart.keras")], soup_batchnorm_images=512,
+                           ensemble_with=[])
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(7)])
 
     souped = trained_here_recipe(params, model, epochs=12)
@@ -85,6 +86,13 @@ def test_trained_here_card_names_the_warm_start_soup_or_network_and_the_resampli
     assert f"started from the weights of `{start}`: adam lr 0.001" in trained_here_recipe(params, model, epochs=12)
     params["train"]["augment"]["fused_affine"] = False
     assert "fused" not in trained_here_recipe(params, model, epochs=12)
+    # averaged with a soup saved as one network (v12's second soup): described from its provenance
+    soup = write_provenance(tmp_path / "soup.keras", name="soup", role="soup", init_from=start,
+                            ingredients=[{"path": start, "provenance": None}], soup_batchnorm_images=8192,
+                            val_accuracy=0.6993, command=f"python -m emoscan.model.soup soup.keras {start}")
+    params["train"]["ensemble_with"] = [soup]
+    assert (f"probabilities of the network trained here and of `{soup}`, a model soup (`emoscan.model.soup`"
+            in trained_here_recipe(params, model, epochs=12))
 
 
 def test_assembled_card_describes_a_saved_soup_and_its_ingredients(tmp_path):

@@ -102,7 +102,7 @@ def test_budget_cosine_warms_up_then_anneals_to_zero_over_the_epochs_that_fit():
 @pytest.mark.slow
 def test_accelerated_trainer_fits_members_and_a_distilled_student_within_budget(tmp_path, arrays):
     from emoscan.config import ParamsError
-    from emoscan.model.accelerated import fit
+    from emoscan.model.accelerated import fit, student_teachers
 
     params = yaml.safe_load(open("params.yaml"))
     params["accelerated"] = {
@@ -130,6 +130,16 @@ def test_accelerated_trainer_fits_members_and_a_distilled_student_within_budget(
 
     with pytest.raises(ParamsError, match="accelerated.members: no run 'x'"):
         fit(params, "members", "x")
+
+    # distillation none: a student is a warm restart of a member of the same call, without teachers
+    params["accelerated"]["distillation"] = "none"
+    params["accelerated"]["students"]["r"] = {"init_from": str(tmp_path / "out" / "m.keras"), "epochs": 2,
+                                              "batch_size": 32, "seed": 3}
+    restart = fit(params, "students", "r", teachers=student_teachers(params["accelerated"]))
+    assert restart["epochs"] == 2 and restart["teachers"] == [] and restart["distill"] is None
+    params["accelerated"]["distillation"] = "offine"
+    with pytest.raises(ParamsError, match="expected none, online or offline"):
+        fit(params, "students", "r", teachers=[str(tmp_path / "out" / "m.keras")])
 
 
 def test_fused_affine_resampling_matches_known_transforms():
@@ -279,6 +289,7 @@ def test_students_learn_from_listed_teachers_or_else_the_trained_members(tmp_pat
         student_teachers({**acc, "teachers": str(listed)})
     with pytest.raises(ParamsError, match="need teachers"):
         student_teachers({**acc, "members": {"m2": {}}})
+    assert student_teachers({**acc, "distillation": "none"}) is None, "warm restarts learn from labels alone"
 
 
 def test_mixup_mixes_each_image_and_its_target_with_the_same_partner_and_weight():

@@ -21,10 +21,13 @@ import yaml
 
 
 def init_files(params: dict) -> list[str]:
-    """Every `init_from` of accelerated.members and accelerated.students, once each."""
+    """Every `init_from` of accelerated.members and accelerated.students, once each, except the
+    networks the call's own members write (students restarting from them find them there)."""
     acc = params["accelerated"]
     runs = [run for group in ("members", "students") for run in (acc.get(group) or {}).values()]
-    return sorted({run["init_from"] for run in runs if run and run.get("init_from")})
+    written = {(Path(acc.get("output_dir", "models/accelerated")) / f"{name}.keras").as_posix() for name in acc.get("members") or {}}
+    named = {run["init_from"] for run in runs if run and run.get("init_from")}
+    return sorted(path for path in named if Path(path).as_posix() not in written)
 
 
 def packed_name(path: str) -> str:

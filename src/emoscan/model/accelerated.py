@@ -160,9 +160,9 @@ def fit(params: dict, group: str, name: str, teachers: list[str] | None = None) 
     x_train, y_train = load_split(acc["data_dir"], "train")
     x_val, y_val = load_split(acc["data_dir"], "val")
     n, size = len(CLASSES), params["image_size"]
+    if acc.get("distillation", "online") not in ("none", "online", "offline"):
+        raise ParamsError(f"accelerated.distillation: expected none, online or offline, got {acc['distillation']!r}")
     mode = acc.get("distillation", "online") if teachers else None
-    if mode not in (None, "online", "offline"):
-        raise ParamsError(f"accelerated.distillation: expected online or offline, got {mode!r}")
     targets = np.eye(n, dtype="float32")[y_train]
     if mode == "offline":
         targets = teacher_targets(teachers, x_train, y_train, cfg["distill_alpha"], cfg["distill_temperature"], size)
@@ -231,9 +231,12 @@ def fit(params: dict, group: str, name: str, teachers: list[str] | None = None) 
     return provenance
 
 
-def student_teachers(acc: dict) -> list[str]:
+def student_teachers(acc: dict) -> list[str] | None:
     """The networks the students learn from: `accelerated.teachers` (committed .keras files, e.g. to
-    distil on the CPU from networks trained on a GPU) or, when empty, the members this run trained."""
+    distil on the CPU from networks trained on a GPU) or, when empty, the members this run trained;
+    None with `accelerated.distillation: none` (students then train on the labels alone)."""
+    if acc.get("distillation") == "none":  # students are plain warm restarts (e.g. of this call's members)
+        return None
     listed = acc.get("teachers") or []
     if not isinstance(listed, list):
         raise ParamsError(f"accelerated.teachers: expected a list of .keras files, got {listed!r}")

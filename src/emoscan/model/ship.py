@@ -178,9 +178,12 @@ def ensemble_note(members: list[str]) -> str:
         return ""
     described = []
     for member in members:
-        origin = provenance_of(member) or {}
-        described.append(f"`{member}`" + (f" ({origin['model']}, {origin['epochs']} epochs; reproduce it with"
-                                           f" `{origin['reproduce']}`)" if origin else ""))
+        origin = provenance_of(member)
+        if origin is None or "reproduce" not in origin:  # no file, or a network or soup trained elsewhere
+            described.append(member_words(member, origin) or f"`{member}`")
+        else:
+            described.append(f"`{member}` ({origin['model']}, {origin['epochs']} epochs; reproduce it with"
+                             f" `{origin['reproduce']}`)")
     return (" The shipped model is an ensemble: it averages the class probabilities of the network trained"
             f" here and of {', '.join(described)}, all in one ONNX graph.")
 
