@@ -140,6 +140,7 @@ def test_accelerated_trainer_fits_members_and_a_distilled_student_within_budget(
     params["accelerated"]["distillation"] = "offine"
     with pytest.raises(ParamsError, match="expected none, online or offline"):
         fit(params, "students", "r", teachers=[str(tmp_path / "out" / "m.keras")])
+    assert keras.mixed_precision.global_policy().name == "float32", "a refused run changes nothing"
 
 
 def test_fused_affine_resampling_matches_known_transforms():

@@ -152,6 +152,13 @@ def fit(params: dict, group: str, name: str, teachers: list[str] | None = None) 
     and provenance JSON; returns the provenance."""
     started = time.time()
     acc, cfg = params["accelerated"], run_config(params, group, name)
+    # every check before the global dtype policy changes: a refused run leaves float32 behind
+    if acc.get("distillation", "online") not in ("none", "online", "offline"):
+        raise ParamsError(f"accelerated.distillation: expected none, online or offline, got {acc['distillation']!r}")
+    mode = acc.get("distillation", "online") if teachers else None
+    mixup = float(cfg["mixup_alpha"])
+    if mixup and mode == "online":
+        raise ParamsError(f"accelerated.{group}.{name}: mixup_alpha with online distillation is not supported")
     keras.utils.set_random_seed(cfg["seed"])
     if cfg["mixed_precision"]:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
@@ -160,16 +167,9 @@ def fit(params: dict, group: str, name: str, teachers: list[str] | None = None) 
     x_train, y_train = load_split(acc["data_dir"], "train")
     x_val, y_val = load_split(acc["data_dir"], "val")
     n, size = len(CLASSES), params["image_size"]
-    if acc.get("distillation", "online") not in ("none", "online", "offline"):
-        raise ParamsError(f"accelerated.distillation: expected none, online or offline, got {acc['distillation']!r}")
-    mode = acc.get("distillation", "online") if teachers else None
     targets = np.eye(n, dtype="float32")[y_train]
     if mode == "offline":
         targets = teacher_targets(teachers, x_train, y_train, cfg["distill_alpha"], cfg["distill_temperature"], size)
-
-    mixup = float(cfg["mixup_alpha"])
-    if mixup and mode == "online":
-        raise ParamsError(f"accelerated.{group}.{name}: mixup_alpha with online distillation is not supported")
 
     net = build_model(cfg["architecture"], size, n, **builder_kwargs(cfg))
     start = warm_start(cfg, x_train, as_inputs)
