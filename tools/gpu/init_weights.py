@@ -25,7 +25,8 @@ def init_files(params: dict) -> list[str]:
     networks the call's own members write (students restarting from them find them there)."""
     acc = params["accelerated"]
     runs = [run for group in ("members", "students") for run in (acc.get(group) or {}).values()]
-    written = {(Path(acc.get("output_dir", "models/accelerated")) / f"{name}.keras").as_posix() for name in acc.get("members") or {}}
+    out = Path(acc.get("output_dir", "models/accelerated"))
+    written = {(out / f"{name}.keras").as_posix() for name in acc.get("members") or {}}
     named = {run["init_from"] for run in runs if run and run.get("init_from")}
     return sorted(path for path in named if Path(path).as_posix() not in written)
 
