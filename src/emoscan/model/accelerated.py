@@ -153,9 +153,10 @@ def fit(params: dict, group: str, name: str, teachers: list[str] | None = None) 
     started = time.time()
     acc, cfg = params["accelerated"], run_config(params, group, name)
     # every check before the global dtype policy changes: a refused run leaves float32 behind
-    if acc.get("distillation", "online") not in ("none", "online", "offline"):
-        raise ParamsError(f"accelerated.distillation: expected none, online or offline, got {acc['distillation']!r}")
-    mode = acc.get("distillation", "online") if teachers else None
+    distillation = acc.get("distillation", "online")
+    if distillation not in ("none", "online", "offline"):
+        raise ParamsError(f"accelerated.distillation: expected none, online or offline, got {distillation!r}")
+    mode = distillation if teachers else None
     mixup = float(cfg["mixup_alpha"])
     if mixup and mode == "online":
         raise ParamsError(f"accelerated.{group}.{name}: mixup_alpha with online distillation is not supported")

@@ -98,9 +98,14 @@ def member_words(path: str, origin: dict | None) -> str | None:
             f" in {origin['minutes']:.1f} min on {origin['device']} (validation accuracy {origin['val_accuracy']:.4f})")
 
 
+def network_words(path: str, origin: dict | None) -> str:
+    """`member_words`, or the bare path for a network without a provenance file."""
+    return member_words(path, origin) or f"`{path}`"
+
+
 def soup_file_words(path: str, origin: dict) -> str:
     """A soup saved as one network (`python -m emoscan.model.soup`) in words, with its ingredients."""
-    parts = [member_words(i["path"], i["provenance"]) or f"`{i['path']}`" for i in origin["ingredients"]]
+    parts = [network_words(i["path"], i["provenance"]) for i in origin["ingredients"]]
     return (f"`{path}`, a model soup (`emoscan.model.soup`, saved by `{origin['command']}`): the weights of"
             f" {len(parts)} networks sharing the starting point `{origin['init_from']}` averaged, then the"
             f" BatchNorm statistics re-estimated on {origin['soup_batchnorm_images']} training images"
@@ -117,7 +122,7 @@ def distillation_words(students: list[dict]) -> str:
             f" the average of {len(teachers)} teachers{', each warm-started from one of them' if warm else ''}"
             f" (`python -m emoscan.model.accelerated --student NAME`, `accelerated.students` and"
             f" `accelerated.teachers` in `params.yaml`). The teachers: "
-            + "; ".join(member_words(t, provenance_of(t)) or f"`{t}`" for t in teachers) + ".")
+            + "; ".join(network_words(t, provenance_of(t)) for t in teachers) + ".")
 
 
 def assembled_recipe(params: dict, model: keras.Model) -> str:
@@ -165,7 +170,7 @@ def warm_start_note(t: dict, epochs: int) -> str:
                 f" re-estimated on {t['soup_batchnorm_images']} training images.")
     origin = provenance_of(init_from)
     if origin is None or "reproduce" not in origin:  # no file, or a network of emoscan.model.accelerated
-        described = member_words(init_from, origin) or f"`{init_from}`"
+        described = network_words(init_from, origin)
         return f" Training started from the weights of {described}, a warm restart with a fresh schedule."
     return (f" Training started from the weights in `{init_from}` ({origin['model']}, {origin['epochs']} epochs in all,"
             f" initialisation: {origin['initialisation']}; reproduce it with `{origin['reproduce']}`), a warm"
@@ -180,7 +185,7 @@ def ensemble_note(members: list[str]) -> str:
     for member in members:
         origin = provenance_of(member)
         if origin is None or "reproduce" not in origin:  # no file, or a network or soup trained elsewhere
-            described.append(member_words(member, origin) or f"`{member}`")
+            described.append(network_words(member, origin))
         else:
             described.append(f"`{member}` ({origin['model']}, {origin['epochs']} epochs; reproduce it with"
                              f" `{origin['reproduce']}`)")
