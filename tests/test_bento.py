@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
+import sys
 import time
+import tomllib
 from pathlib import Path
 
 import pytest
 import requests
+import yaml
 
 from conftest import BIN, REPO, free_port, run
 
@@ -36,7 +40,7 @@ def test_bento_holds_code_model_and_dependencies(bento):
     assert not (src / "data").exists() and not (src / "tests").exists()
     assert not list(src.glob("models/**/*.keras")), "serving runs the ONNX graph; Keras weights stay out"
     requirements = (path / "env" / "python" / "requirements.txt").read_text()
-    for package in ("onnxruntime", "yuface", "opencv-python-headless"):
+    for package in ("onnxruntime", "yuface", "opencv-python-headless", "fastapi"):
         assert package in requirements
     assert "tensorflow" not in requirements, "serving needs no TensorFlow"
 
@@ -46,34 +50,74 @@ def test_generated_dockerfile(bento):
     dockerfile = next(path.glob("env/docker/Dockerfile*"))
     text = dockerfile.read_text()
     assert "python" in text.lower() and "EXPOSE 3000" in text
+    assert "ENV PORT=$PORT" in text and "ARG PORT=3000" in text and "ARG MAX_WORKERS=1" in text, \
+        "the service's environment defaults reach the image"
 
 
-def test_the_bento_serves_the_shipped_model(bento, media, tmp_path):
-    _, env = bento
+def serve_and_detect(command: list[str], cwd: Path, env: dict, log_path: Path, photo: Path) -> dict:
+    """Start `command` (a `bentoml serve`), wait for /readyz, return /metadata with the faces that
+    /detect finds on `photo` under "faces"; the server is stopped afterwards."""
     port = free_port()
-    full_env = {**os.environ, **env, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    full_env.pop("MODEL_PATH", None)
-    full_env.pop("EMOSCAN_PARAMS", None)
-    log = open(tmp_path / "bento.log", "w")
-    proc = subprocess.Popen([str(BIN / "bentoml"), "serve", env["TAG"], "--port", str(port), "--host", "127.0.0.1"],
-                            cwd=tmp_path, env=full_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    log = open(log_path, "w")
+    proc = subprocess.Popen([*command, "--port", str(port), "--host", "127.0.0.1"], cwd=cwd, env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(120):
+        for _ in range(180):
             try:
                 if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
                     break
             except requests.RequestException:
                 pass
-            assert proc.poll() is None, (tmp_path / "bento.log").read_text()[-3000:]
+            assert proc.poll() is None, log_path.read_text()[-3000:]
             time.sleep(1)
         meta = requests.get(f"{url}/metadata", timeout=5).json()
-        # (in this dev venv the editable install of emoscan may be imported instead of the bento's copy,
-        # which test_bento_holds_code_model_and_dependencies checks; a container only has the bento's)
-        assert meta["model"]["origin"] == "shipped"
-        body = requests.post(f"{url}/detect", files={"image": open(media["astronaut"], "rb")}, timeout=30).json()
-        assert len(body["faces"]) == 1
+        meta["faces"] = requests.post(f"{url}/detect", files={"image": open(photo, "rb")}, timeout=30).json()["faces"]
+        return meta
     finally:
         proc.terminate()
         proc.wait(20)
         log.close()
+
+
+def test_the_bento_serves_the_shipped_model(bento, media, tmp_path):
+    """`bentoml serve TAG` in this development environment, where an editable install of the checkout
+    is importable too: the bento serves its own copy of the model."""
+    path, env = bento
+    full_env = {**os.environ, **env, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    full_env.pop("MODEL_PATH", None)
+    full_env.pop("EMOSCAN_PARAMS", None)
+    meta = serve_and_detect([str(BIN / "bentoml"), "serve", env["TAG"]], tmp_path, full_env, tmp_path / "bento.log",
+                            media["astronaut"])
+    assert meta["model"]["origin"] == "shipped"
+    assert Path(meta["model"]["path"]).resolve() == (path / "src" / "models" / "emoscan-fer2013").resolve()
+    assert len(meta["faces"]) == 1
+
+
+def test_the_bento_starts_from_its_own_locked_requirements_alone(bento, media, tmp_path):
+    """What `bentoml containerize` puts in the image, without Docker: a clean virtual environment
+    from the bento's locked requirements.txt only, `bentoml serve` started inside the bento's
+    folder with this checkout out of reach. The served model is the copy inside the bento."""
+    path, _ = bento
+    venv = tmp_path / "venv"
+    run([sys.executable, "-m", "venv", str(venv)])
+    run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "-r",
+         str(path / "env" / "python" / "requirements.txt")], timeout=900)
+    env = {"PATH": f"{venv / 'bin'}{os.pathsep}/usr/bin:/bin", "HOME": str(tmp_path),
+           "BENTOML_HOME": str(tmp_path / "bentoml"), "LANG": "C.UTF-8"}
+    meta = serve_and_detect([str(venv / "bin" / "bentoml"), "serve", "."], path / "src", env,
+                            tmp_path / "bento.log", media["astronaut"])
+    log = (tmp_path / "bento.log").read_text()
+    assert f"from {path / 'src' / 'models' / 'emoscan-fer2013'}" in log, log[-2000:]
+    assert Path(meta["model"]["path"]).resolve() == (path / "src" / "models" / "emoscan-fer2013").resolve()
+    assert len(meta["faces"]) == 1
+
+
+def test_serving_dependencies_are_declared_once():
+    """pyproject's core dependencies are what the bento installs, less BentoML itself (the bento's
+    own) and the CLI-only plotting package."""
+    with open(REPO / "pyproject.toml", "rb") as f:
+        core = tomllib.load(f)["project"]["dependencies"]
+    bentofile = yaml.safe_load((REPO / "bentofile.yaml").read_text())["python"]["packages"]
+    cli_only = {"bentoml", "matplotlib"}
+    assert sorted(bentofile) == sorted(d for d in core if re.split(r"[<>=!~ ]", d)[0] not in cli_only)

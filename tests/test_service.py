@@ -152,6 +152,24 @@ def test_detect_rejects_bad_input_with_json_error(server, media, case, status, m
     assert requests.get(f"{server}/healthz", timeout=5).status_code == 200, "the server keeps serving"
 
 
+@pytest.mark.parametrize("route, field", [("/detect", "image"), ("/detect-video", "video")])
+def test_a_file_under_another_field_name_is_a_400_naming_the_field(server, media, route, field):
+    """curl -F foo=@face.jpg: BentoML JSON-decodes unknown form fields, so a binary file under
+    another name was a 500; the middleware refuses it first, naming the field it expected."""
+    response = requests.post(f"{server}{route}", files={"foo": ("face.jpg", media["astronaut"].read_bytes())},
+                             timeout=30)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert "unknown form field 'foo'" in error and f"'{field}'" in error
+    assert post(server, "/detect", "image", media["astronaut"]).status_code == 200, "the server keeps serving"
+
+
+def test_a_photo_sent_as_a_video_is_a_415(server, media):
+    response = post(server, "/detect-video", "video", media["astronaut"], name="face.jpg")
+    assert response.status_code == 415, response.text
+    assert "still image, not a video" in response.json()["error"]
+
+
 def test_detect_video_analyses_frames_and_summarises(server, media):
     response = post(server, "/detect-video", "video", media["video"], name="faces.mp4", data={"frame_rate": "2"})
     assert response.status_code == 200, response.text

@@ -44,3 +44,13 @@ def decode_upload(data: bytes, max_pixels: int) -> np.ndarray:
     except (OSError, ValueError, SyntaxError) as exc:
         raise ImageDecodeError(f"Corrupt or truncated image: {exc}") from exc
     return np.ascontiguousarray(np.asarray(image)[:, :, ::-1])
+
+
+def is_still_image(path) -> bool:
+    """True when the file opens as a still image (any format PIL reads), e.g. a photo sent where a
+    video is expected: OpenCV would read it as a one-frame video."""
+    try:
+        with Image.open(path) as image:
+            return not getattr(image, "is_animated", False)
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        return False

@@ -24,7 +24,7 @@ from emoscan.inference.bundle import resolve_model
 from emoscan.inference.classifier import EmotionClassifier
 from emoscan.inference.detector import DETECTOR_NAME
 from emoscan.inference.settings import asdict, load_settings
-from emoscan.inference.decode import ImageDecodeError, decode_upload
+from emoscan.inference.decode import ImageDecodeError, decode_upload, is_still_image
 from emoscan.service.limits import LimitsMiddleware
 from emoscan.service.schemas import DetectResponse, ErrorResponse, VideoResponse
 
@@ -119,6 +119,8 @@ class Emoscan:
             return _error(ctx, 400, str(exc))
         if Path(video).stat().st_size == 0:
             return _error(ctx, 400, "Empty video file")
+        if is_still_image(video):
+            return _error(ctx, 415, "This is a still image, not a video: send images to /detect")
         try:
             analysis = self.analyzer.analyze_video(str(video), rate, LIMITS.max_video_frames_analysed)
         except VideoDecodeError:
@@ -146,6 +148,7 @@ class Emoscan:
 
 
 Emoscan.add_asgi_middleware(LimitsMiddleware, routes={
-    "/detect": (int(LIMITS.max_image_mb * MB), LIMITS.rate_limit_detect_per_min, "Image"),
-    "/detect-video": (int(LIMITS.max_video_mb * MB), LIMITS.rate_limit_video_per_min, "Video"),
+    "/detect": (int(LIMITS.max_image_mb * MB), LIMITS.rate_limit_detect_per_min, "Image", ("image",)),
+    "/detect-video": (int(LIMITS.max_video_mb * MB), LIMITS.rate_limit_video_per_min, "Video",
+                      ("video", "frame_rate")),
 })

@@ -1,15 +1,21 @@
-"""ASGI middleware for upload size limits (413) and per-client rate limits (429 + Retry-After).
+"""ASGI middleware for upload size limits (413), per-client rate limits (429 + Retry-After) and
+multipart field names (400).
 
 It runs before BentoML reads the request body, so an oversized upload is refused from its
-Content-Length (or, for chunked uploads, as soon as the streamed body passes the limit)."""
+Content-Length (or, for chunked uploads, as soon as the streamed body passes the limit), and a
+form with a field the endpoint does not take is refused before BentoML tries to decode it (it
+JSON-decodes unknown fields, so a file under another name would otherwise be a 500)."""
 
 from __future__ import annotations
 
 import json
 import math
+import tempfile
 import threading
 import time
 from collections import defaultdict, deque
+
+from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
 
 
 class RateLimiter:
@@ -42,24 +48,70 @@ async def send_json(send, status: int, body: dict, headers: dict[str, str] | Non
     await send({"type": "http.response.body", "body": payload})
 
 
-class BodyTooLarge(Exception):
-    """Raised inside `receive` when a streamed body passes its limit."""
+SPOOL_BYTES = 2 * 1024 * 1024
+REPLAY_CHUNK = 1024 * 1024
+
+
+class BadForm(Exception):
+    """A multipart body names a field the endpoint does not take."""
+
+
+class FormFieldCheck:
+    """Streams a multipart/form-data body through python-multipart's parser, noting every field name;
+    `check()` raises BadForm for a name outside `fields`. Bodies that are not multipart pass unchecked."""
+
+    def __init__(self, content_type: bytes | None, fields: tuple[str, ...], what: str) -> None:
+        self.fields, self.what, self.names, self._name = fields, what, [], b""
+        self._header = b""
+        kind, options = parse_options_header(content_type or b"")
+        self.parser = None
+        if kind == b"multipart/form-data" and options.get(b"boundary"):
+            self.parser = MultipartParser(options[b"boundary"], {
+                "on_header_field": self._on_field, "on_header_value": self._on_value,
+                "on_header_end": self._on_header_end})
+
+    def _on_field(self, data: bytes, start: int, end: int) -> None:
+        self._header += data[start:end]
+
+    def _on_value(self, data: bytes, start: int, end: int) -> None:
+        self._name += data[start:end]
+
+    def _on_header_end(self) -> None:
+        if self._header.lower() == b"content-disposition":
+            _, options = parse_options_header(self._name)
+            self.names.append(options.get(b"name", b"").decode("utf-8", "replace"))
+        self._header, self._name = b"", b""
+
+    def feed(self, chunk: bytes) -> None:
+        """Parse the next piece of the body (a malformed body is left for BentoML to refuse)."""
+        if self.parser is not None and chunk:
+            try:
+                self.parser.write(chunk)
+            except MultipartParseError:
+                self.parser = None
+
+    def check(self) -> None:
+        unknown = [n for n in self.names if n not in self.fields]
+        if unknown:
+            expected = " and ".join(f"'{f}'" for f in self.fields)
+            raise BadForm(f"No {self.what.lower()} uploaded: unknown form field '{unknown[0]}' "
+                          f"(this endpoint takes {expected})")
 
 
 class LimitsMiddleware:
-    """Per-route limits. `routes` maps a path to (max_bytes, requests_per_minute, what)."""
+    """Per-route limits. `routes` maps a path to (max_bytes, requests_per_minute, what, form fields)."""
 
-    def __init__(self, app, routes: dict[str, tuple[int, int, str]]) -> None:
+    def __init__(self, app, routes: dict[str, tuple[int, int, str, tuple[str, ...]]]) -> None:
         self.app = app
         self.routes = routes
-        self.limiters = {path: RateLimiter(rpm) for path, (_, rpm, _) in routes.items() if rpm > 0}
+        self.limiters = {path: RateLimiter(rpm) for path, (_, rpm, _, _) in routes.items() if rpm > 0}
 
     async def __call__(self, scope, receive, send) -> None:
         path = scope.get("path", "").rstrip("/")
         if scope["type"] != "http" or path not in self.routes:
             await self.app(scope, receive, send)
             return
-        max_bytes, _, what = self.routes[path]
+        max_bytes, _, what, fields = self.routes[path]
         client = (scope.get("client") or ("unknown", 0))[0]
         limiter = self.limiters.get(path)
         if limiter is not None and (wait := limiter.check(client)) > 0:
@@ -74,26 +126,39 @@ class LimitsMiddleware:
             await send_json(send, 413, too_large)
             return
 
-        received = 0
-        started = False
-
-        async def limited_receive():
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
+        form = FormFieldCheck(headers.get(b"content-type"), fields, what)
+        # The body is read here in full, into a spooled file (memory up to SPOOL_BYTES, then disk),
+        # checked as it streams, and replayed to BentoML only when it passed: an error raised while
+        # BentoML reads would reach the client as its generic 500.
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as body:
+            received = 0
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                chunk = message.get("body", b"")
+                received += len(chunk)
                 if received > max_bytes:
-                    raise BodyTooLarge
-            return message
+                    await send_json(send, 413, too_large)
+                    return
+                form.feed(chunk)
+                body.write(chunk)
+                if not message.get("more_body", False):
+                    break
+            try:
+                form.check()
+            except BadForm as exc:
+                await send_json(send, 400, {"error": str(exc)})
+                return
+            body.seek(0)
+            replayed = False
 
-        async def tracking_send(message):
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
+            async def replay():
+                nonlocal replayed
+                if replayed:
+                    return await receive()  # after the body: wait for the client to disconnect
+                chunk = body.read(REPLAY_CHUNK)
+                replayed = body.tell() >= received
+                return {"type": "http.request", "body": chunk, "more_body": not replayed}
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
-                await send_json(send, 413, too_large)
+            await self.app(scope, replay, send)
