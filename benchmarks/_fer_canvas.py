@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from emoscan.inference.classifier import EmotionClassifier
-from emoscan.inference.detector import FaceDetector
+from emoscan.inference.detectors import FaceDetector, make_detector
 from emoscan.inference.preprocess import INPUT_SIZE
 from emoscan.inference.types import Box
 from emoscan.model.evaluate import classification_metrics

@@ -1,10 +1,20 @@
-"""How many faces the detector finds in large images, and at what cost, for each detection size
-(`inference.detection_max_side`: the longest side images are downscaled to before detection).
+"""Faces found, false detections and time per image, for each face detector and detection size
+(`inference.detector`, `inference.detection_max_side`), on the same sets of images:
 
-Each image is a grey canvas (12 Mpixel photo, 1080p and 720p frame, VGA frame) holding twelve
-copies of the real face in skimage's astronaut photo, resized to a given size in pixels.
+- scales: FER-2013 validation faces, one per grey 640x480 canvas, at 96, 144 and 192 px, placed at
+  random positions;
+- crowd: twelve FER faces of 100-140 px on one 1280x720 canvas;
+- tilted: FER faces of 160 px turned by -30, -15, 15 and 30 degrees;
+- dark / bright: the scales set at a quarter of its brightness / with its mid-tones lifted to white;
+- 12 Mpixel: twelve copies of the face of skimage's astronaut photo, 150 and 100 px, on a 4000x3000
+  canvas (group photos from a phone).
 
-    python benchmarks/bench_detector.py [--sides 480 640 960 1280 0] [--repeat 3]
+A face counts as found when a detection's centre lies inside its placed square; every other
+detection is false. FER faces come from the split stage's validation array (run `dvc repro split`).
+
+    python benchmarks/bench_detector.py [--detectors yuface:1280 yunet_s:1280 yunet_n:1280] [--faces 200]
+
+A detector is NAME:SIDE (SIDE 0: full size). `yuface` needs `pip install yuface`.
 """
 
 from __future__ import annotations
@@ -17,63 +27,127 @@ import cv2
 import numpy as np
 
 from _machine import cpu_description
-from emoscan.inference.detector import FaceDetector
+from emoscan.config import load_params
+from emoscan.data.split import load_split
+from emoscan.inference.detectors import make_detector
 from emoscan.inference.settings import load_settings
 
-# (canvas width, height, face size in pixels)
-SCENES = [(4000, 3000, 150), (4000, 3000, 100), (1920, 1080, 80), (1920, 1080, 60), (1280, 720, 50), (640, 480, 40)]
-FACES = 12
+Scene = tuple[np.ndarray, list[tuple[int, int, int]]]  # image, placed faces (x, y, size)
 
 
-def astronaut_face() -> np.ndarray:
-    """The face of skimage's astronaut photo, cropped with a margin (BGR)."""
+def paste(canvas: np.ndarray, face: np.ndarray, x: int, y: int, size: int) -> tuple[int, int, int]:
+    """`face` (grey uint8) resized to `size` px at (x, y) of a grey canvas; returns its square."""
+    canvas[y:y + size, x:x + size] = cv2.resize(face, (size, size), interpolation=cv2.INTER_CUBIC)
+    return x, y, size
+
+
+def scales_set(faces: np.ndarray, rng: np.random.Generator) -> list[Scene]:
+    scenes = []
+    for i, face in enumerate(faces):
+        size = (96, 144, 192)[i % 3]
+        canvas = np.full((480, 640), 128, np.uint8)
+        placed = paste(canvas, face, int(rng.integers(0, 640 - size)), int(rng.integers(0, 480 - size)), size)
+        scenes.append((canvas, [placed]))
+    return scenes
+
+
+def crowd_set(faces: np.ndarray, rng: np.random.Generator) -> list[Scene]:
+    scenes = []
+    for start in range(0, len(faces) - 11, 12):
+        canvas = np.full((720, 1280), 128, np.uint8)
+        placed = []
+        for k, face in enumerate(faces[start:start + 12]):
+            size = int(rng.integers(100, 141))
+            cx, cy = (k % 6) * 213 + 106, (k // 6) * 360 + 180
+            x = int(np.clip(cx - size // 2 + rng.integers(-30, 31), 0, 1280 - size))
+            y = int(np.clip(cy - size // 2 + rng.integers(-40, 41), 0, 720 - size))
+            placed.append(paste(canvas, face, x, y, size))
+        scenes.append((canvas, placed))
+    return scenes
+
+
+def tilted_set(faces: np.ndarray, rng: np.random.Generator) -> list[Scene]:
+    scenes = []
+    for i, face in enumerate(faces):
+        canvas = np.full((480, 480), 128, np.uint8)
+        placed = paste(canvas, face, 160, 160, 160)
+        turn = cv2.getRotationMatrix2D((240, 240), (-30, -15, 15, 30)[i % 4], 1.0)
+        scenes.append((cv2.warpAffine(canvas, turn, (480, 480), borderValue=128), [placed]))
+    return scenes
+
+
+def exposed(scenes: list[Scene], gain: float, gamma: float) -> list[Scene]:
+    """The scenes with brightness x `gain` after a gamma curve (gamma < 1 lifts the mid-tones)."""
+    lut = np.clip(255 * gain * (np.arange(256) / 255.0) ** gamma, 0, 255).astype(np.uint8)
+    return [(lut[image], placed) for image, placed in scenes]
+
+
+def astronaut_set() -> list[Scene]:
     from skimage import data
 
-    photo = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
-    box = FaceDetector(max_side=0).detect(photo)[0]
-    pad = box.width // 3
-    return photo[max(0, box.y - pad):box.y + box.height + pad, max(0, box.x - pad):box.x + box.width + pad]
+    photo = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2GRAY)
+    face = photo[30:210, 150:300]  # the astronaut's head with a margin
+    scenes = []
+    for size in (150, 100):
+        canvas = np.full((3000, 4000), 128, np.uint8)
+        placed = []
+        for k in range(12):
+            x, y = (k % 6) * 666 + 250, (k // 6) * 1500 + 600
+            tile = cv2.resize(face, (size, round(size * face.shape[0] / face.shape[1])), interpolation=cv2.INTER_AREA)
+            canvas[y:y + tile.shape[0], x:x + tile.shape[1]] = tile
+            placed.append((x, y, max(tile.shape)))
+        scenes.append((canvas, placed))
+    return scenes
 
 
-def scene(face: np.ndarray, width: int, height: int, size: int) -> np.ndarray:
-    """`FACES` copies of `face` (its height scaled to `size` px) in a grid on a grey canvas."""
-    scale = size / face.shape[0]
-    tile = cv2.resize(face, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    canvas = np.full((height, width, 3), 128, np.uint8)
-    columns = 6
-    step_x, step_y = width // columns, height // (FACES // columns)
-    for i in range(FACES):
-        x = (i % columns) * step_x + (step_x - tile.shape[1]) // 2
-        y = (i // columns) * step_y + (step_y - tile.shape[0]) // 2
-        canvas[y:y + tile.shape[0], x:x + tile.shape[1]] = tile
-    return canvas
+def score(detector, scenes: list[Scene]) -> tuple[int, int, int, float]:
+    """(faces found, faces placed, false detections, median ms per image)."""
+    found = false = total = 0
+    times = []
+    for image, placed in scenes:
+        bgr = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+        start = time.perf_counter()
+        boxes = detector.detect(bgr)
+        times.append(time.perf_counter() - start)
+        hit = [False] * len(placed)
+        for box in boxes:
+            cx, cy = box.x + box.width / 2, box.y + box.height / 2
+            inside = [i for i, (x, y, s) in enumerate(placed) if x <= cx <= x + s and y <= cy <= y + s]
+            if inside:
+                hit[inside[0]] = True
+            else:
+                false += 1
+        found += sum(hit)
+        total += len(placed)
+    return found, total, false, 1000 * statistics.median(times)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sides", type=int, nargs="+", default=[480, 640, 960, 1280, 0])
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--detectors", nargs="+", default=["yuface:1280", "yunet_s:1280", "yunet_n:1280"])
+    parser.add_argument("--faces", type=int, default=240, help="FER validation faces per set")
+    parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args()
     settings, _ = load_settings()
-    face = astronaut_face()
-    print(f"CPU: {cpu_description()}; detector threads {settings.detector_threads}; params: detection_max_side "
-          f"{settings.detection_max_side}, live_detection_max_side {settings.live_detection_max_side}")
-    header = " | ".join(f"{side or 'full'} px" for side in args.sides)
-    print(f"| image | face px | {header} |\n|---|---:|" + "---:|" * len(args.sides))
-    for width, height, size in SCENES:
-        image = scene(face, width, height, size)
+    x, _ = load_split(load_params(args.params)["split"]["output_dir"], "val")
+    faces = x[np.random.default_rng(0).permutation(len(x))[:args.faces]]
+    rng = np.random.default_rng(1)
+    scales = scales_set(faces, rng)
+    sets = {"scales": scales, "crowd": crowd_set(faces, rng), "tilted": tilted_set(faces, rng),
+            "dark": exposed(scales, 0.25, 1.0), "bright": exposed(scales, 1.0, 0.35), "12 Mpixel": astronaut_set()}
+    print(f"CPU: {cpu_description()}; detector threads {settings.detector_threads}, score threshold "
+          f"{settings.score_threshold}, min face size 0")
+    print("| detector | " + " | ".join(sets) + " |\n|---|" + "---:|" * len(sets))
+    for spec in args.detectors:
+        name, _, side = spec.partition(":")
+        detector = make_detector(name, score_threshold=settings.score_threshold, min_face_size=0,
+                                 max_side=int(side or 0), threads=settings.detector_threads, max_faces=100)
         cells = []
-        for side in args.sides:
-            detector = FaceDetector(settings.score_threshold, 0, side, settings.detector_threads, max_faces=100)
-            found = len(detector.detect(image))
-            times = []
-            for _ in range(args.repeat):
-                start = time.perf_counter()
-                detector.detect(image)
-                times.append(time.perf_counter() - start)
-            cells.append(f"{found}/{FACES}, {1000 * statistics.median(times):.0f} ms")
-        print(f"| {width}x{height} | {size} | " + " | ".join(cells) + " |")
-    print("(cells: faces found, median detection time per image)")
+        for scenes in sets.values():
+            found, total, false, ms = score(detector, scenes)
+            cells.append(f"{found}/{total}, {false} false, {ms:.1f} ms")
+        print(f"| {spec} | " + " | ".join(cells) + " |")
+    print("(cells: faces found / placed, false detections, median detection time per image)")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from emoscan.config import load_params
 from emoscan.data.split import load_split
 from emoscan.inference.bundle import SHIPPED_MODEL_DIR
 from emoscan.inference.classifier import EmotionClassifier
-from emoscan.inference.detector import FaceDetector
+from emoscan.inference.detectors import make_detector
 from emoscan.inference.preprocess import faces_to_batch
 from emoscan.inference.settings import load_settings
 
@@ -35,7 +35,7 @@ def main() -> None:
     x, y = load_split(load_params(args.params)["split"]["output_dir"], args.split)
     settings, _ = load_settings()
     classifier = EmotionClassifier(args.bundle, threads=2)
-    detector = FaceDetector(max_side=0, min_face_size=0)
+    detector = make_detector(max_side=0, min_face_size=0)
     gates = {"never": NEVER, **{f"tilt >= {g:g} deg": g for g in args.gates}}
     scores: dict[str, list[tuple[float, float]]] = {name: [] for name in gates}
     found_counts = []

@@ -19,7 +19,7 @@ from emoscan.config import load_params
 from emoscan.data.split import load_split
 from emoscan.inference.bundle import SHIPPED_MODEL_DIR
 from emoscan.inference.classifier import EmotionClassifier
-from emoscan.inference.detector import FaceDetector
+from emoscan.inference.detectors import make_detector
 from emoscan.inference.preprocess import INPUT_SIZE, faces_to_batch, normalize
 from emoscan.inference.types import Box
 
@@ -41,7 +41,7 @@ def main() -> None:
     args = parser.parse_args()
     x, y = load_split(load_params(args.params)["split"]["output_dir"], args.split)
     classifier = EmotionClassifier(args.bundle, threads=2)
-    detector = FaceDetector(max_side=0, min_face_size=0)
+    detector = make_detector(max_side=0, min_face_size=0)
 
     rows: dict[str, list[tuple[float, float]]] = {}
     for upscale in args.upscales:

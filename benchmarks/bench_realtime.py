@@ -3,7 +3,7 @@ included (detection at `inference.live_detection_max_side`, as `emoscan live` do
 classifier latency (ONNX Runtime, batch 1 and batched), and video file analysis (detection at
 `inference.detection_max_side`, as the service and `emoscan video` do).
 
-    python benchmarks/bench_realtime.py [--frames 300] [--model PATH]
+    python benchmarks/bench_realtime.py [--frames 300] [--model PATH] [--detector yunet_s]
 """
 
 from __future__ import annotations
@@ -38,8 +38,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--model", help="model bundle (default: MODEL_PATH or the shipped model)")
+    parser.add_argument("--detector", help="face detector (default: inference.detector)")
     args = parser.parse_args()
     settings, _ = load_settings()
+    if args.detector:
+        settings = replace(settings, detector=args.detector)
     path = Path(args.model) if args.model else resolve_model(use_bentoml_store=False).path
     classifier = EmotionClassifier(path, settings.classifier_threads, settings.tta)
     analyzer = FaceAnalyzer(classifier, replace(settings, detection_max_side=settings.live_detection_max_side))
@@ -63,7 +66,7 @@ def main() -> None:
         video_fps = len(analysis.results) / (time.perf_counter() - start)
 
     ms = lambda xs: 1000 * statistics.median(xs)  # noqa: E731
-    print(f"model: {path}; CPU: {cpu_description()}")
+    print(f"model: {path}; detector: {analyzer.detector.name}; CPU: {cpu_description()}")
     print(f"640x480 frame, 1 face, detection at {settings.live_detection_max_side} px: detection {ms(detect):.2f} ms, detection + classification {ms(full):.2f} ms "
           f"(p95 {1000 * np.percentile(full, 95):.2f} ms) -> {1 / statistics.median(full):.0f} frames/s")
     print(f"classifier (ONNX Runtime, {settings.classifier_threads} thread): batch 1 {ms(single):.3f} ms/face, "

@@ -1,15 +1,25 @@
-"""HTTP benchmark of a running emoscan server: /detect latency (p50/p95) and requests/s for a
-640x480 JPEG with one face under concurrency, and /detect-video analysed frames/s.
+"""HTTP benchmark of an emoscan server: /detect latency (p50/p95) and requests/s for a 640x480 JPEG
+with one face under concurrency, and /detect-video analysed frames/s.
 
-    bentoml serve service:Emoscan &        # in another shell (raise the rate limits for this run)
-    python benchmarks/bench_service.py --url http://127.0.0.1:3000 --requests 200 --concurrency 4
+With --serve, it starts `bentoml serve` itself on a free loopback port, with params.yaml's rate
+limits raised and any `inference` setting overridden (e.g. --set detector=yuface), and stops it:
+
+    python benchmarks/bench_service.py --serve [--set detector=yunet_s detector_threads=1] --concurrency 4
+    python benchmarks/bench_service.py --url http://127.0.0.1:3000    # a server already running
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import signal
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,8 +27,46 @@ from pathlib import Path
 import cv2
 import numpy as np
 import requests
+import yaml
 
 from _media import face_frame, write_video
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@contextlib.contextmanager
+def local_server(overrides: list[str], workers: int):
+    """`bentoml serve` of this checkout on a free loopback port, rate limits raised, `inference`
+    settings overridden by KEY=VALUE; yields its URL."""
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["service"].update(rate_limit_detect_per_min=1_000_000, rate_limit_video_per_min=1_000_000)
+    for item in overrides:
+        key, _, value = item.partition("=")
+        params["inference"][key] = yaml.safe_load(value)
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "params.yaml").write_text(yaml.safe_dump(params))
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        env = {**os.environ, "EMOSCAN_PARAMS": str(Path(tmp) / "params.yaml"), "MAX_WORKERS": str(workers),
+               "BENTOML_HOME": str(Path(tmp) / "bentoml")}
+        bentoml = Path(sys.executable).with_name("bentoml")
+        proc = subprocess.Popen([str(bentoml), "serve", "service:Emoscan", "--port", str(port), "--host", "127.0.0.1"],
+                                cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(120):
+                try:
+                    if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
+                        break
+                except requests.RequestException:
+                    pass
+                time.sleep(1)
+            yield url
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(30)
 
 
 def main() -> None:
@@ -26,13 +74,29 @@ def main() -> None:
     parser.add_argument("--url", default="http://127.0.0.1:3000")
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--serve", action="store_true", help="start a server of this checkout for the run")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="inference settings (--serve)")
+    parser.add_argument("--workers", type=int, default=1, help="server worker processes (--serve)")
     args = parser.parse_args()
+    if args.serve:
+        with local_server(args.set, args.workers) as url:
+            args.url = url
+            print(f"server: {url}, workers {args.workers}, inference overrides {args.set or 'none'}")
+            run(args)
+    else:
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
     jpeg = cv2.imencode(".jpg", face_frame(), [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
     session = requests.Session()
+    local = threading.local()
 
     def call(_: int) -> tuple[float, int]:
+        if not hasattr(local, "session"):  # one connection per client thread
+            local.session = requests.Session()
         start = time.perf_counter()
-        r = session.post(f"{args.url}/detect", files={"image": ("face.jpg", jpeg, "image/jpeg")}, timeout=60)
+        r = local.session.post(f"{args.url}/detect", files={"image": ("face.jpg", jpeg, "image/jpeg")}, timeout=60)
         return time.perf_counter() - start, r.status_code
 
     call(0)

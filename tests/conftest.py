@@ -75,9 +75,9 @@ def place_faces(faces: list[np.ndarray], size: int = 150, canvas=(480, 640),
 @pytest.fixture(scope="session")
 def detectable_faces(fer_faces) -> list[np.ndarray]:
     """FER test faces that the face detector finds when placed alone on a canvas."""
-    from emoscan.inference.detector import FaceDetector
+    from emoscan.inference.detectors import make_detector
 
-    detector = FaceDetector(max_side=640)
+    detector = make_detector(max_side=640)
     found = [f for c in ("happy", "surprise", "neutral", "angry", "sad") for f in fer_faces[c][:6]
              if len(detector.detect(place_faces([f]))) == 1]
     assert len(found) >= 6, "the detector should find most upscaled FER faces"

@@ -35,12 +35,14 @@ def test_bento_holds_code_model_and_dependencies(bento):
     path, _ = bento
     src = path / "src"
     for name in ("service.py", "params.yaml", "src/emoscan/service/app.py", "src/emoscan/inference/detector.py",
-                 "models/emoscan-fer2013/model.onnx", "models/emoscan-fer2013/labels.json"):
+                 "models/emoscan-fer2013/model.onnx", "models/emoscan-fer2013/labels.json",
+                 "src/emoscan/inference/detectors/models/yunet_s_dynamic.onnx",
+                 "src/emoscan/inference/detectors/models/LICENSE-YuNet-Apache-2.0"):
         assert (src / name).is_file(), name
     assert not (src / "data").exists() and not (src / "tests").exists()
     assert not list(src.glob("models/**/*.keras")), "serving runs the ONNX graph; Keras weights stay out"
     requirements = (path / "env" / "python" / "requirements.txt").read_text()
-    for package in ("onnxruntime", "yuface", "opencv-python-headless", "fastapi"):
+    for package in ("onnxruntime", "opencv-python-headless", "fastapi"):
         assert package in requirements
     assert "tensorflow" not in requirements, "serving needs no TensorFlow"
 

@@ -13,7 +13,7 @@ from conftest import place_faces
 from emoscan.inference.analyzer import format_timestamp
 from emoscan.inference.bundle import SHIPPED_MODEL_DIR
 from emoscan.inference.classifier import EmotionClassifier, ModelBundleError
-from emoscan.inference.detector import FaceDetector
+from emoscan.inference.detectors import make_detector
 from emoscan.inference.preprocess import INPUT_SIZE, crop_face, faces_to_batch, square_box, to_gray
 from emoscan.inference.settings import load_settings
 from emoscan.inference.tracking import FaceTracker
@@ -21,7 +21,7 @@ from emoscan.inference.types import Box
 
 
 def test_detector_finds_each_face_largest_first(media):
-    detector = FaceDetector()
+    detector = make_detector()
     boxes = detector.detect(cv2.imread(str(media["three_faces"])))
     assert len(boxes) == 3 and all(b.width >= 80 for b in boxes)  # faces are 150 px squares
     assert [b.area for b in boxes] == sorted((b.area for b in boxes), reverse=True)
@@ -32,12 +32,12 @@ def test_detector_finds_each_face_largest_first(media):
 
 def test_min_face_size_and_downscaling_keep_boxes_in_original_pixels(media):
     image = cv2.imread(str(media["three_faces"]))
-    full = FaceDetector(max_side=0).detect(image)
-    small = FaceDetector(max_side=320).detect(image)
+    full = make_detector(max_side=0).detect(image)
+    small = make_detector(max_side=320).detect(image)
     assert len(full) == len(small) == 3
     for a, b in zip(sorted(full, key=lambda b: b.x), sorted(small, key=lambda b: b.x)):
         assert a.iou(b) > 0.6
-    assert FaceDetector(min_face_size=400).detect(image) == []
+    assert make_detector(min_face_size=400).detect(image) == []
 
 
 def test_crop_and_batch_use_training_scaling():
@@ -66,7 +66,7 @@ def test_square_crops_match_the_fer_framing(detectable_faces):
     takes (params' face_crop_scale) is a square that overlaps the FER image the network learnt from
     more than the detector box itself, which was stretched to 48x48 up to session 16."""
     settings, _ = load_settings()
-    detector = FaceDetector(max_side=0)
+    detector = make_detector(max_side=0)
     fer = Box(104, 104, 192, 192)
     served_iou, box_iou = [], []
     for face in detectable_faces[:8]:
@@ -85,7 +85,7 @@ def test_tilted_faces_are_rotated_level(detectable_faces):
     """A face tilted by 25 degrees: the detector's eye line says so, and the aligned crop is closer
     to the upright face's crop than the crop taken as it lies."""
     settings, _ = load_settings()
-    detector = FaceDetector(max_side=0)
+    detector = make_detector(max_side=0)
     aligned_error, unaligned_error = [], []
     for face in detectable_faces[:6]:
         upright = place_faces([face], size=192, canvas=(400, 400), offsets=[(104, 104)])[:, :, 0]
@@ -171,3 +171,28 @@ def test_inference_tta_setting_overrides_the_bundle(tmp_path):
         load_settings(params)
     with pytest.raises(ValueError, match="test-time augmentation 'ten_crop'"):
         EmotionClassifier(bundle, tta="ten_crop")
+
+
+@pytest.mark.parametrize("name", ["yunet_s", "yunet_n"])
+def test_each_vendored_yunet_finds_the_same_faces(media, name):
+    """Both YuNet models run from the files inside the package; an image whose sides are not
+    multiples of 32 is padded, not stretched: the same face box as in the image cut to 640x480."""
+    from emoscan.inference.detectors import make_detector
+
+    detector = make_detector(name, max_side=0)
+    image = cv2.imread(str(media["three_faces"]))
+    boxes = detector.detect(image)
+    assert len(boxes) == 3 and all(0.5 < b.score <= 1 for b in boxes)
+    odd = cv2.copyMakeBorder(image, 0, 13, 0, 21, cv2.BORDER_CONSTANT, value=(128, 128, 128))
+    for a, b in zip(boxes, detector.detect(odd)):
+        assert a.iou(b) > 0.9
+
+
+def test_an_unknown_detector_is_refused_by_name():
+    from emoscan.inference.detectors import make_detector
+    from emoscan.inference.settings import InferenceSettings, build_settings
+
+    with pytest.raises(ValueError, match="face detector 'haar'"):
+        make_detector("haar")
+    with pytest.raises(ValueError, match="inference.detector"):
+        build_settings(InferenceSettings, {"detector": "haar"}, "inference")

@@ -150,11 +150,11 @@ def test_serving_preprocessing_matches_keras_on_real_faces(pipeline_repo, media)
     import numpy as np
 
     from emoscan.inference.classifier import EmotionClassifier, apply_class_offsets
-    from emoscan.inference.detector import FaceDetector
+    from emoscan.inference.detectors import make_detector
     from emoscan.inference.preprocess import faces_to_batch, to_gray
 
     image = cv2.imread(str(media["three_faces"]))
-    boxes = FaceDetector().detect(image)
+    boxes = make_detector().detect(image)
     batch = faces_to_batch(to_gray(image), boxes)
     assert batch.shape == (3, 48, 48, 1) and batch.dtype == np.float32 and batch.max() <= 1.0
     keras_model = keras.saving.load_model(pipeline_repo / "models/train/model.keras", compile=False)

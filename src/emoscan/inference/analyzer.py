@@ -3,6 +3,8 @@ the CLI and live mode."""
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -11,7 +13,7 @@ import cv2
 import numpy as np
 
 from emoscan.inference.classifier import EmotionClassifier
-from emoscan.inference.detector import FaceDetector
+from emoscan.inference.detectors import make_detector
 from emoscan.inference.preprocess import faces_to_batch, to_gray
 from emoscan.inference.settings import InferenceSettings
 from emoscan.inference.types import Box, Face
@@ -81,9 +83,9 @@ class FaceAnalyzer:
     def __init__(self, classifier: EmotionClassifier, settings: InferenceSettings) -> None:
         self.settings = settings
         self.classifier = classifier
-        self.detector = FaceDetector(settings.score_threshold, settings.min_face_size,
-                                     settings.detection_max_side, settings.detector_threads,
-                                     settings.max_faces)
+        self.detector = make_detector(settings.detector, score_threshold=settings.score_threshold,
+                                      min_face_size=settings.min_face_size, max_side=settings.detection_max_side,
+                                      threads=settings.detector_threads, max_faces=settings.max_faces)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -110,54 +112,137 @@ class FaceAnalyzer:
                       on_frame: Callable[[np.ndarray, FrameResult | None, float], None] | None = None) -> VideoAnalysis:
         """Analyse `frame_rate` frames per second of video (every frame if the video is slower).
 
-        `on_frame(frame, result, fps)` sees every decoded frame (result None for frames not
-        analysed), e.g. to write an annotated copy at the video's frame rate; `progress(done, total)`
-        reports decoded frames.
+        A reader thread decodes ahead (OpenCV's decoder releases the GIL) and only grabs, without
+        converting, the frames that are not analysed; the faces of up to `CLASSIFY_FRAMES` analysed
+        frames are classified in one ONNX Runtime call. `on_frame(frame, result, fps)` sees every
+        decoded frame in order (result None for frames not analysed), e.g. to write an annotated copy
+        at the video's frame rate; `progress(done, total)` reports decoded frames.
         """
         if frame_rate <= 0:
             raise ValueError(f"frame_rate must be > 0, got {frame_rate}")
         capture = cv2.VideoCapture(path)
         if not capture.isOpened():
             raise VideoDecodeError(f"{path}: not a readable video")
-        try:
-            fps = capture.get(cv2.CAP_PROP_FPS) or 0.0
-            fps = fps if 0 < fps < 1000 else 25.0
-            total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-            width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
-            height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
-            results: list[FrameResult] = []
-            decoded = 0
-            next_time = 0.0
-            for index, frame in iterate_frames(capture):
-                decoded += 1
-                timestamp = index / fps
-                result = None
-                if timestamp + 1e-9 >= next_time and (max_frames is None or len(results) < max_frames):
-                    result = FrameResult(index, timestamp, self.analyze_image(frame))
-                    results.append(result)
-                    next_time += 1.0 / frame_rate
-                    while next_time <= timestamp:
-                        next_time += 1.0 / frame_rate
+        fps = capture.get(cv2.CAP_PROP_FPS) or 0.0
+        fps = fps if 0 < fps < 1000 else 25.0
+        total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
+        height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
+        schedule = FrameSchedule(fps, frame_rate, max_frames)
+        results: list[FrameResult] = []
+        pending: list[tuple[int, np.ndarray | None, list[Box], np.ndarray]] = []
+        batch_frames = 1 if on_frame is not None else CLASSIFY_FRAMES
+
+        def flush() -> None:
+            crops = [c for *_, c in pending]
+            probs = self.classifier.predict(np.concatenate(crops)) if crops else None
+            start = 0
+            for index, frame, boxes, _ in pending:
+                faces = [self.make_face(b, p) for b, p in zip(boxes, probs[start:start + len(boxes)])]
+                start += len(boxes)
+                results.append(FrameResult(index, index / fps, faces))
                 if on_frame is not None:
-                    on_frame(frame, result, fps)
+                    on_frame(frame, results[-1], fps)
+            pending.clear()
+
+        decoded = 0
+        with FrameReader(capture, schedule, keep_all=on_frame is not None) as frames:
+            for index, frame, analysed in frames:
+                decoded = index + 1
+                if analysed:
+                    boxes = self.detector.detect(frame)
+                    crops = faces_to_batch(to_gray(frame), boxes, self.settings.face_crop_scale,
+                                           self.settings.face_align_degrees)
+                    pending.append((index, frame, boxes, crops))
+                    if len(pending) >= batch_frames:
+                        flush()
+                elif on_frame is not None:
+                    on_frame(frame, None, fps)
                 if progress is not None:
                     progress(decoded, total)
-                if max_frames is not None and len(results) >= max_frames and on_frame is None:
-                    break
-        finally:
-            capture.release()
+            flush()
         if decoded == 0:
             raise VideoDecodeError(f"{path}: no decodable video frames")
         duration = max(total, decoded) / fps
         return VideoAnalysis(results, fps, max(total, decoded), duration, width, height, self.labels)
 
 
-def iterate_frames(capture: cv2.VideoCapture) -> Iterator[tuple[int, np.ndarray]]:
-    """(index, BGR frame) for every decodable frame."""
-    index = 0
-    while True:
-        ok, frame = capture.read()
-        if not ok or frame is None:
-            return
-        yield index, frame
-        index += 1
+#: analysed frames whose faces are classified together in one call (video files without on_frame)
+CLASSIFY_FRAMES = 8
+
+
+class FrameSchedule:
+    """Which frames of a video `frame_rate` analyses: the first, then the first at or after each
+    1/frame_rate seconds, at most `max_frames` of them."""
+
+    def __init__(self, fps: float, frame_rate: float, max_frames: int | None) -> None:
+        self.fps, self.step, self.max_frames = fps, 1.0 / frame_rate, max_frames
+        self.next_time, self.count = 0.0, 0
+
+    def analyse(self, index: int) -> bool:
+        """Whether frame `index` is analysed (call once per frame, in order)."""
+        if self.max_frames is not None and self.count >= self.max_frames:
+            return False
+        timestamp = index / self.fps
+        if timestamp + 1e-9 < self.next_time:
+            return False
+        self.count += 1
+        self.next_time += self.step
+        while self.next_time <= timestamp:
+            self.next_time += self.step
+        return True
+
+    @property
+    def done(self) -> bool:
+        return self.max_frames is not None and self.count >= self.max_frames
+
+
+class FrameReader:
+    """Decodes a video on a background thread into a bounded queue of (index, frame, analysed):
+    frames that are not analysed are grabbed without conversion (frame None) unless `keep_all`;
+    reading stops when the schedule has all its frames and nothing else wants them."""
+
+    _END = object()
+
+    def __init__(self, capture: cv2.VideoCapture, schedule: FrameSchedule, keep_all: bool, depth: int = 16) -> None:
+        self.capture, self.schedule, self.keep_all = capture, schedule, keep_all
+        self.queue: queue.Queue = queue.Queue(maxsize=depth)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._read, name="emoscan-video-reader", daemon=True)
+
+    def _read(self) -> None:
+        index = 0
+        try:
+            while not self.stop.is_set():
+                if self.schedule.done and not self.keep_all:
+                    break
+                analysed = self.schedule.analyse(index)
+                if analysed or self.keep_all:
+                    ok, frame = self.capture.read()
+                    if not ok or frame is None:
+                        break
+                else:
+                    if not self.capture.grab():
+                        break
+                    frame = None
+                self._put((index, frame, analysed))
+                index += 1
+        finally:
+            self._put(self._END)
+
+    def _put(self, item) -> None:
+        while not self.stop.is_set():
+            try:
+                self.queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def __enter__(self) -> Iterator[tuple[int, np.ndarray | None, bool]]:
+        self.thread.start()
+        return iter(self.queue.get, self._END)
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.capture.release()

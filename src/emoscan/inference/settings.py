@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from emoscan.inference.classifier import TTA_MODES
+from emoscan.inference.detectors import BACKENDS
 
 #: Repository root when running from a checkout or a bento (`src/emoscan/inference` -> root).
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -19,6 +20,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[3]
 class InferenceSettings:
     """Face detection and classification knobs (defaults mirror params.yaml)."""
 
+    detector: str = "yunet_s"
     score_threshold: float = 0.6
     min_face_size: int = 24
     detection_max_side: int = 1280
@@ -34,7 +36,7 @@ class InferenceSettings:
 
 
 #: Allowed values of the text settings (all others are non-negative numbers).
-TEXT_CHOICES = {"tta": ("bundle", *TTA_MODES)}
+TEXT_CHOICES = {"tta": ("bundle", *TTA_MODES), "detector": tuple(BACKENDS)}
 #: Number settings that must be above zero.
 POSITIVE = {"face_crop_scale"}
 

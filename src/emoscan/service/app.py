@@ -22,7 +22,6 @@ from emoscan import __version__
 from emoscan.inference.analyzer import FaceAnalyzer, VideoDecodeError
 from emoscan.inference.bundle import resolve_model
 from emoscan.inference.classifier import EmotionClassifier
-from emoscan.inference.detector import DETECTOR_NAME
 from emoscan.inference.settings import asdict, load_settings
 from emoscan.inference.decode import ImageDecodeError, decode_upload, is_still_image
 from emoscan.service.limits import LimitsMiddleware
@@ -140,7 +139,7 @@ class Emoscan:
                       "class_offsets": None if self.classifier.class_offsets is None
                       else dict(zip(self.analyzer.labels, self.classifier.class_offsets.tolist()))},
             "classes": list(self.analyzer.labels),
-            "face_detector": {"name": DETECTOR_NAME, "score_threshold": INFERENCE.score_threshold,
+            "face_detector": {"name": self.analyzer.detector.name, "score_threshold": INFERENCE.score_threshold,
                               "min_face_size": INFERENCE.min_face_size},
             "limits": asdict(LIMITS),
             "inference": asdict(INFERENCE),
