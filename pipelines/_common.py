@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 from collections.abc import Callable
@@ -10,8 +11,12 @@ from typing import Any
 from emoscan.config import load_params
 
 
-def run_stage(name: str, body: Callable[[dict[str, Any]], None], params_path: str = "params.yaml") -> None:
-    """Run a stage body with the loaded params; expected errors end the process with one line."""
+def run_stage(name: str, body: Callable[[dict[str, Any]], None]) -> None:
+    """Run a stage body with the loaded params (`--params FILE`, default params.yaml: the FER+
+    pipeline passes its own); expected errors end the process with one line."""
+    parser = argparse.ArgumentParser(description=f"emoscan pipeline stage {name}")
+    parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+    params_path = parser.parse_args().params
     logging.basicConfig(level=logging.INFO, format=f"[{name}] %(message)s")
     try:
         body(load_params(params_path))

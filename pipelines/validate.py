@@ -5,13 +5,16 @@ from pathlib import Path
 
 from _common import run_stage
 
-from emoscan.config import section
-from emoscan.data.validate import validate
+from emoscan.config import labels_of, section
+from emoscan.data.validate import validate, validate_votes
 
 
 def main(params: dict) -> None:
     manifest = Path(section(params, "split")["output_dir"]) / "manifest.csv"
-    summary = validate(manifest, section(params, "validate"))
+    if labels_of(params) == "ferplus":
+        summary = validate_votes(manifest, section(params, "validate"), params["classes"])
+    else:
+        summary = validate(manifest, section(params, "validate"))
     logging.info("all expectations met: %s; data docs: %s", summary["statistics"], summary["data_docs"])
 
 

@@ -16,6 +16,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 FER_ZIP = Path(os.environ.get("EMOSCAN_FER_ZIP", REPO.parent / "shared" / "data" / "fer2013" / "fer2013.zip"))
+FERPLUS_ZIP = Path(os.environ.get("EMOSCAN_FERPLUS_ZIP", REPO.parent / "shared" / "data" / "ferplus" / "ferplus.zip"))
 CLASSES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 BIN = Path(sys.executable).parent
 
@@ -29,6 +30,13 @@ def require_fer() -> Path:
 @pytest.fixture(scope="session")
 def fer_zip() -> Path:
     return require_fer()
+
+
+@pytest.fixture(scope="session")
+def ferplus_zip() -> Path:
+    if not FERPLUS_ZIP.is_file():
+        pytest.skip(f"FER+ not found at {FERPLUS_ZIP} (put FERPlus's zip there or set EMOSCAN_FERPLUS_ZIP)")
+    return FERPLUS_ZIP
 
 
 @pytest.fixture(scope="session")

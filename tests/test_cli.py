@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import tempfile
+from pathlib import Path
 
 import cv2
 import pytest
@@ -58,6 +60,23 @@ def test_video_json_csv_annotate_and_plot(media, tmp_path):
     assert (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))) == (640, 480)
     capture.release()
     assert out_png.stat().st_size > 10_000
+
+
+def test_predict_reads_folders_recursively_and_reports_bad_images_without_stopping(media, tmp_path):
+    folder = tmp_path / "photos"
+    (folder / "nested").mkdir(parents=True)
+    shutil.copy(media["three_faces"], folder / "three.jpg")
+    shutil.copy(media["astronaut"], folder / "nested" / "astronaut.jpg")
+    shutil.copy(media["truncated"], folder / "nested" / "broken.jpg")
+    (folder / "notes.txt").write_text("not an image, and not an image's name")
+    proc = emoscan("predict", folder, "--json", check=False)
+    results = {Path(r["image"]).name: len(r["faces"]) for r in json.loads(proc.stdout)}
+    assert results == {"three.jpg": 3, "astronaut.jpg": 1}
+    assert proc.returncode == 1 and "broken.jpg: Corrupt or truncated image" in proc.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = emoscan("predict", empty, check=False)
+    assert proc.returncode == 2 and "a folder with no image files" in proc.stderr
 
 
 def test_live_headless_writes_every_frame(media, tmp_path):

@@ -38,7 +38,8 @@ ImageInput = Union[str, os.PathLike, bytes, np.ndarray, "PILImage"]
 class EmotionRecognizer:
     """Face detection + expression classification for Python callers.
 
-    `model`: a bundle folder or `.onnx` file; None picks what the service would serve
+    `model`: a bundle folder or `.onnx` file, or a shipped model's name ("fer2013", "ferplus": eight
+    emotions with contempt); None picks what the service would serve
     (`MODEL_PATH`, else the champion in the BentoML store, else the model shipped in the
     repository). `settings`: overrides of the `inference` section of params.yaml, by name
     (e.g. `min_face_size=40`, `tta="none"`); an unknown name or a bad value raises ValueError.
@@ -66,7 +67,7 @@ class EmotionRecognizer:
 
     def detect_emotions(self, image: ImageInput, boxes: Sequence[Sequence[int]] | None = None) -> list[Face]:
         """Every face in `image`, largest first, each with its box, emotion, confidence and the
-        seven probabilities. `image`: a file path, encoded bytes (JPEG, PNG, WebP, BMP), a PIL
+        probabilities of the model's classes. `image`: a file path, encoded bytes (JPEG, PNG, WebP, BMP), a PIL
         image, or a uint8 array (BGR, BGRA or grayscale, as OpenCV reads them). `boxes`: face
         rectangles (x, y, width, height) to classify instead of running the face detector."""
         pixels = self.load_image(image)

@@ -7,25 +7,49 @@ from typing import Any
 
 import yaml
 
-from emoscan import CLASSES
 
 
 class ParamsError(ValueError):
     """A params.yaml value is missing or invalid; the message names the key."""
 
 
-def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
-    """Read params.yaml and check the keys shared by all stages."""
+def merged(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `overrides` laid over it, section by section (nested dicts merged, others replaced)."""
+    out = dict(base)
+    for key, value in overrides.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def read_params(path: str | Path) -> dict[str, Any]:
+    """A params file as a dict; a file with `base: OTHER.yaml` (relative to it) holds only the keys
+    that differ from OTHER, e.g. the FER+ pipeline's over the FER-2013 one's."""
     path = Path(path)
     if not path.is_file():
         raise ParamsError(f"params file not found: {path}")
     params = yaml.safe_load(path.read_text()) or {}
+    base = params.pop("base", None)
+    return merged(read_params(path.parent / base), params) if base else params
+
+
+def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
+    """Read params.yaml (or another pipeline's params file) and check the keys shared by all stages."""
+    params = read_params(path)
     classes = params.get("classes")
-    if list(classes or []) != list(CLASSES):
-        raise ParamsError(f"classes: expected {list(CLASSES)}, got {classes!r}")
+    if (not isinstance(classes, list) or len(classes) < 2 or len(set(classes)) != len(classes)
+            or not all(isinstance(c, str) and c for c in classes)):
+        raise ParamsError(f"classes: expected a list of at least two distinct class names, got {classes!r}")
     if params.get("image_size") != 48:
         raise ParamsError(f"image_size: FER-2013 images are 48x48, got {params.get('image_size')!r}")
     return params
+
+
+def labels_of(params: dict[str, Any]) -> str:
+    """The label set a pipeline reads: `data.labels` (fer2013 | ferplus), FER-2013 when unset."""
+    labels = (params.get("data") or {}).get("labels", "fer2013")
+    if labels not in ("fer2013", "ferplus"):
+        raise ParamsError(f"data.labels: expected fer2013 or ferplus, got {labels!r}")
+    return labels
 
 
 def section(params: dict[str, Any], name: str) -> dict[str, Any]:

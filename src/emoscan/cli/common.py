@@ -9,6 +9,7 @@ import cv2
 
 from emoscan.api import EmotionRecognizer
 from emoscan.inference.analyzer import FaceAnalyzer
+from emoscan.inference.bundle import SHIPPED_MODELS
 from emoscan.inference.settings import load_settings
 
 
@@ -19,8 +20,9 @@ class CliError(Exception):
 def load_recognizer(model: str | None, **settings) -> EmotionRecognizer:
     """The Python API's recognizer for `--model` (or MODEL_PATH / BentoML store / shipped model),
     with `settings` overriding params.yaml's inference knobs."""
-    if model and not Path(model).exists():
-        raise CliError(f"--model {model}: no such file or folder")
+    if model and model not in SHIPPED_MODELS and not Path(model).exists():
+        raise CliError(f"--model {model}: no such file or folder (a model bundle, an .onnx file, "
+                       f"or a shipped model: {', '.join(SHIPPED_MODELS)})")
     try:
         return EmotionRecognizer(model or None, **settings)
     except FileNotFoundError as exc:

@@ -25,7 +25,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", metavar="OUT", type=Path, help="also write the annotated video (.mp4 or .avi)")
     p.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0 = until the end or q)")
     p.add_argument("--no-bars", action="store_true", help="hide the per-class probability bars")
-    p.add_argument("--model", metavar="PATH", help="model bundle or .onnx (default: MODEL_PATH or shipped model)")
+    p.add_argument("--model", metavar="MODEL", help="fer2013 | ferplus (shipped models), a model bundle or .onnx "
+                   "(default: MODEL_PATH, else fer2013)")
     p.set_defaults(run=run)
 
 

@@ -26,7 +26,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     out.add_argument("--csv", metavar="OUT", type=Path, help="write one row per face to a CSV file")
     p.add_argument("--annotate", metavar="OUT", type=Path, help="write an annotated copy (.mp4 or .avi)")
     p.add_argument("--plot", metavar="OUT", type=Path, help="save a PNG of emotions over time")
-    p.add_argument("--model", metavar="PATH", help="model bundle or .onnx (default: MODEL_PATH or shipped model)")
+    p.add_argument("--model", metavar="MODEL", help="fer2013 | ferplus (shipped models), a model bundle or .onnx "
+                   "(default: MODEL_PATH, else fer2013)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(run=run)
 

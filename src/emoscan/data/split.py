@@ -155,12 +155,27 @@ def split_dataset(raw_dir: Path, cfg: dict, image_size: int = 48) -> dict:
 
 
 def load_split(output_dir: str | Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """Load one split's arrays written by the split stage."""
+    """One split's images and class indices as the split stage wrote them; images without a
+    majority label (FER+'s ties and non-faces, label -1) are left out."""
+    x, y, _ = load_targets(output_dir, split)
+    return x, y
+
+
+def load_targets(output_dir: str | Path, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """`load_split`'s images and labels, and the soft training targets (N, classes) where the split
+    has them (FER+'s vote distributions), else None."""
     path = Path(output_dir) / f"{split}.npz"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: missing; run the split stage first")
     with np.load(path) as data:
-        return data["x"], data["y"]
+        x, y = data["x"], data["y"]
+        targets = data["targets"] if "targets" in data.files else None
+    keep = y >= 0
+    if targets is not None:
+        keep &= targets.sum(axis=1) > 0
+    if keep.all():
+        return x, y, targets
+    return x[keep], y[keep], None if targets is None else targets[keep]
 
 
-__all__ = ["split_dataset", "load_split", "decode_image", "pixel_hash", "ParamsError"]
+__all__ = ["split_dataset", "load_split", "load_targets", "decode_image", "pixel_hash", "ParamsError"]

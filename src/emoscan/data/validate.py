@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import great_expectations as gx
@@ -113,19 +114,68 @@ def validate(manifest_csv: Path, cfg: dict) -> dict:
     """Run the suites, write `validation.json` and Data Docs under `report_dir`; raise on failure."""
     check_validate_params(cfg)
     manifest = pd.read_csv(manifest_csv)
-    report_dir = Path(cfg["report_dir"])
-    shutil.rmtree(report_dir / "gx", ignore_errors=True)
-    report_dir.mkdir(parents=True, exist_ok=True)
-
-    context = gx.get_context(mode="file", project_root_dir=str(report_dir))
-    source = context.data_sources.add_pandas("fer2013")
-    batches = {
+    return run_suites(lambda: {
         "images": (manifest_table(manifest), manifest_suite()),
         "classes": (class_table(manifest, cfg["expected_distribution"]),
                     class_suite(cfg["distribution_tolerance"], cfg["min_count_per_class"])),
-    }
+    }, Path(cfg["report_dir"]), "FER-2013")
+
+
+def vote_table(manifest: pd.DataFrame) -> pd.DataFrame:
+    """FER+'s manifest with each image's vote total, its emotion votes, whether it is kept without
+    an emotion vote, and whether a validation image's pixels are also in train."""
+    from emoscan.data.ferplus import CLASS_COLUMN, VOTE_COLUMNS
+
+    table = manifest.copy()
+    table["votes_total"] = table[list(VOTE_COLUMNS)].sum(axis=1)
+    table["emotion_votes"] = table[list(CLASS_COLUMN.values())].sum(axis=1)
+    table["kept_without_emotion_vote"] = table["label"].notna() & (table["emotion_votes"] == 0)
+    in_train = set(table.loc[table["split"] == "train", "hash"])
+    table["val_image_in_train"] = (table["split"] == "val") & table["hash"].isin(in_train)
+    return table
+
+
+def vote_suite(classes: list[str]) -> gx.ExpectationSuite:
+    """FER+'s per-image expectations: ten vote columns of counts 0-10 summing to at most 10, a
+    majority label among the classes (all of them present), at least one emotion vote for every
+    image kept, no validation image in train."""
+    from emoscan.data.ferplus import VOTE_COLUMNS
+
+    suite = gx.ExpectationSuite(name="ferplus_votes")
+    for column in VOTE_COLUMNS:
+        suite.add_expectation(gxe.ExpectColumnValuesToBeBetween(column=column, min_value=0, max_value=10))
+    for expectation in (
+        gxe.ExpectColumnValuesToBeBetween(column="votes_total", min_value=1, max_value=10),
+        gxe.ExpectColumnValuesToBeInSet(column="split", value_set=["train", "val", "dropped"]),
+        gxe.ExpectColumnValuesToBeInSet(column="label", value_set=classes),
+        gxe.ExpectColumnDistinctValuesToContainSet(column="label", value_set=classes),
+        gxe.ExpectColumnValuesToBeInSet(column="kept_without_emotion_vote", value_set=[False]),
+        gxe.ExpectColumnValuesToBeInSet(column="val_image_in_train", value_set=[False]),
+    ):
+        suite.add_expectation(expectation)
+    return suite
+
+
+def validate_votes(manifest_csv: Path, cfg: dict, classes: list[str]) -> dict:
+    """The validate stage for FER+: `vote_suite` over the split manifest (Data Docs and
+    validation.json under `report_dir`); DataValidationError naming the images on failure."""
+    require(cfg, "report_dir", str, where="validate")
+    manifest = pd.read_csv(manifest_csv)
+    return run_suites(lambda: {"votes": (vote_table(manifest), vote_suite(list(classes)))},
+                      Path(cfg["report_dir"]), "FER+")
+
+
+def run_suites(batches: Callable[[], dict[str, tuple[pd.DataFrame, gx.ExpectationSuite]]], report_dir: Path,
+               title: str) -> dict:
+    """Validate each (table, suite) batch that `batches()` builds (once the file-based GX context
+    under `report_dir` exists: GX suites need one), write validation.json and Data Docs there;
+    DataValidationError with one line per failure."""
+    shutil.rmtree(report_dir / "gx", ignore_errors=True)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    context = gx.get_context(mode="file", project_root_dir=str(report_dir))
+    source = context.data_sources.add_pandas(title.lower().replace("-", "").replace("+", "plus"))
     summary: dict = {"success": True, "failures": [], "statistics": {}}
-    for name, (frame, suite) in batches.items():
+    for name, (frame, suite) in batches().items():
         batch_definition = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(name)
         definition = context.validation_definitions.add(
             gx.ValidationDefinition(name=name, data=batch_definition, suite=context.suites.add(suite)))
@@ -144,6 +194,6 @@ def validate(manifest_csv: Path, cfg: dict) -> dict:
     summary["data_docs"] = str(docs)
     (report_dir / "validation.json").write_text(json.dumps(summary, indent=2, default=str))
     if not summary["success"]:
-        raise DataValidationError("FER-2013 failed validation:\n  - " + "\n  - ".join(summary["failures"])
+        raise DataValidationError(f"{title} failed validation:\n  - " + "\n  - ".join(summary["failures"])
                                   + f"\nFull report: {docs}")
     return summary

@@ -7,13 +7,13 @@ import numpy as np
 
 from emoscan.inference.types import Face
 
-# BGR colour per emotion, in CLASSES order
-COLORS = {"angry": (40, 40, 220), "disgust": (40, 140, 40), "fear": (160, 60, 160), "happy": (40, 200, 240),
-          "neutral": (200, 200, 200), "sad": (200, 120, 40), "surprise": (40, 160, 255)}
+# BGR colour per emotion name (FER-2013's seven and FER+'s contempt)
+COLORS = {"angry": (40, 40, 220), "contempt": (120, 80, 20), "disgust": (40, 140, 40), "fear": (160, 60, 160),
+          "happy": (40, 200, 240), "neutral": (200, 200, 200), "sad": (200, 120, 40), "surprise": (40, 160, 255)}
 
 
 def draw_face(frame: np.ndarray, face: Face, bars: bool = True) -> None:
-    """Box, 'emotion 87%' label and (optionally) the 7 probabilities as small bars."""
+    """Box, 'emotion 87%' label and (optionally) the class probabilities as small bars."""
     b, color = face.box, COLORS.get(face.emotion, (0, 255, 0))
     thickness = max(1, round(min(frame.shape[:2]) / 300))
     cv2.rectangle(frame, (b.x, b.y), (b.x + b.width, b.y + b.height), color, thickness)

@@ -1,5 +1,9 @@
 """Which model to load: `MODEL_PATH`, else the champion imported into the BentoML store, else the
-model shipped in the repository (so a fresh clone serves at once)."""
+model shipped in the repository (so a fresh clone serves at once).
+
+Two models are shipped: `fer2013` (seven emotions, the default) and `ferplus` (eight, contempt
+added, learnt from FER+'s ten votes per face). Everywhere a model is chosen (`MODEL_PATH`, the
+CLI's `--model`, `EmotionRecognizer(model)`), the name of a shipped model may stand for its folder."""
 
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ from emoscan.inference.settings import PROJECT_ROOT
 
 SHIPPED_MODEL_DIR = PROJECT_ROOT / "models" / "emoscan-fer2013"
 BENTO_MODEL_NAME = "emoscan-fer2013"
+#: shipped model name -> its bundle folder
+SHIPPED_MODELS = {"fer2013": SHIPPED_MODEL_DIR, "ferplus": PROJECT_ROOT / "models" / "emoscan-ferplus"}
 
 
 @dataclass(frozen=True)
@@ -42,10 +48,17 @@ def bentoml_champion() -> Path | None:
 
 
 def model_at(path: str | os.PathLike, origin: str) -> ModelSource:
-    """The model bundle folder (or .onnx file) at `path`; FileNotFoundError naming `origin`."""
+    """The model bundle folder (or .onnx file) at `path`, or the shipped model of that name
+    (`fer2013`, `ferplus`); FileNotFoundError naming `origin`."""
+    if str(path) in SHIPPED_MODELS and not Path(path).exists():
+        bundle = SHIPPED_MODELS[str(path)]
+        if not (bundle / "model.onnx").is_file():
+            raise FileNotFoundError(f"{origin}={path}: the shipped model is missing from {bundle}")
+        return ModelSource(bundle, "shipped", bundle.name, _version_of(bundle))
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{origin}={path} does not exist")
+        raise FileNotFoundError(f"{origin}={path} does not exist (a model bundle folder, an .onnx file, "
+                                f"or one of the shipped models: {', '.join(SHIPPED_MODELS)})")
     return ModelSource(path, origin, path.stem, _version_of(path))
 
 

@@ -42,7 +42,8 @@ def apply_class_offsets(probs: np.ndarray, offsets: np.ndarray | None) -> np.nda
 
 
 class EmotionClassifier:
-    """Batch classifier: (N, 48, 48, 1) float32 in [0, 1] -> (N, 7) probabilities, with the
+    """Batch classifier: (N, 48, 48, 1) float32 in [0, 1] -> (N, classes) probabilities (the classes
+    of the bundle's labels.json, FER-2013's seven without one), with the
     test-time augmentation named in the bundle's preprocessing.json (none when absent), unless
     `tta` overrides it ("bundle" or None keeps the bundle's), then the bundle's class offsets
     (`class_log_offsets`, fitted on the validation split by the export stage) unless
@@ -56,8 +57,8 @@ class EmotionClassifier:
             raise ModelBundleError(f"no model.onnx in {bundle_dir}")
         labels_file = bundle_dir / "labels.json"
         self.labels = tuple(json.loads(labels_file.read_text())) if labels_file.is_file() else CLASSES
-        if self.labels != CLASSES:
-            raise ModelBundleError(f"{labels_file}: label order {self.labels} differs from {CLASSES}")
+        if len(self.labels) < 2 or len(set(self.labels)) != len(self.labels):
+            raise ModelBundleError(f"{labels_file}: expected distinct class names, got {self.labels}")
         spec_file = bundle_dir / "preprocessing.json"
         spec = json.loads(spec_file.read_text()) if spec_file.is_file() else {}
         if spec and (spec.get("size") != [INPUT_SIZE, INPUT_SIZE] or abs(spec.get("scale", SCALE) - SCALE) > 1e-9):
@@ -79,10 +80,13 @@ class EmotionClassifier:
         options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
+        outputs = self.session.get_outputs()[0].shape[-1]
+        if isinstance(outputs, int) and outputs != len(self.labels):
+            raise ModelBundleError(f"{onnx_path}: {outputs} outputs, but {labels_file} names {len(self.labels)} classes")
         self.path = onnx_path
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        """Probabilities for a batch of faces, in CLASSES order."""
+        """Probabilities for a batch of faces, in the bundle's `labels` order."""
         if len(batch) == 0:
             return np.zeros((0, len(self.labels)), np.float32)
         batch = batch.astype(np.float32, copy=False)

@@ -39,7 +39,7 @@ class ExportParityError(RuntimeError):
 
 
 def export_bundle(model, out_dir: Path, check_images: np.ndarray, tolerance: float, tta: str = "none",
-                  onnx_file: str = ONNX_FILE) -> dict:
+                  onnx_file: str = ONNX_FILE, classes: tuple[str, ...] = CLASSES) -> dict:
     """Write model.onnx, labels.json and preprocessing.json; return the parity report.
 
     `check_images` are uint8 (N, 48, 48) images fed to both Keras and ONNX Runtime. `tta` (one of
@@ -64,7 +64,7 @@ def export_bundle(model, out_dir: Path, check_images: np.ndarray, tolerance: flo
               "tolerance": tolerance}
     if max_diff > tolerance:
         raise ExportParityError(f"ONNX outputs differ from Keras by {max_diff:.2e} (> {tolerance:.0e})")
-    (out_dir / LABELS_FILE).write_text(json.dumps(list(CLASSES)))
+    (out_dir / LABELS_FILE).write_text(json.dumps(list(classes)))
     spec = {**PREPROCESSING_SPEC, "test_time_augmentation": tta}
     (out_dir / PREPROCESSING_FILE).write_text(json.dumps(spec, indent=2))
     return report
@@ -122,7 +122,7 @@ def export(params: dict) -> dict:
     x_val, y_val = load_split(split_dir, "val")
     report: dict = {"tta": cfg["tta"], "quantize": cfg["quantize"]}
     report["float32_parity"] = export_bundle(model, out, x_val[:256], cfg["onnx_tolerance"], tta=cfg["tta"],
-                                             onnx_file=FLOAT_ONNX_FILE)
+                                             onnx_file=FLOAT_ONNX_FILE, classes=tuple(params["classes"]))
     float_probs = predict_probabilities(_session_predict(out / FLOAT_ONNX_FILE), x_val, cfg["tta"])
     if cfg["quantize"] == "int8":
         calibration = int8_calibration_images(params)
@@ -142,7 +142,7 @@ def export(params: dict) -> dict:
     if offsets_cfg["fit"]:
         offsets = fit_class_offsets(probs, y_val, offsets_cfg["max_abs"], offsets_cfg["step"], offsets_cfg["rounds"])
         calibrated = apply_class_offsets(probs, offsets).argmax(1)
-        report["class_offsets"] = {"offsets": dict(zip(CLASSES, map(float, offsets))),
+        report["class_offsets"] = {"offsets": dict(zip(params["classes"], map(float, offsets))),
                                    "val_accuracy_before": float((probs.argmax(1) == y_val).mean()),
                                    "val_accuracy_after": float((calibrated == y_val).mean())}
     spec = {**json.loads((out / PREPROCESSING_FILE).read_text()), "quantization": cfg["quantize"],

@@ -42,12 +42,12 @@ def check_train_params(cfg: dict) -> None:
     require(cfg, "soup_batchnorm_images", int, where="train", low=1)
 
 
-def class_weights(y: np.ndarray, power: float) -> dict[int, float] | None:
+def class_weights(y: np.ndarray, power: float, num_classes: int = len(CLASSES)) -> dict[int, float] | None:
     """Inverse-frequency class weights raised to `power` (0 disables them)."""
     if not power:
         return None
-    counts = np.bincount(y, minlength=len(CLASSES)).astype(float)
-    weights = (counts.sum() / (len(CLASSES) * np.maximum(counts, 1))) ** power
+    counts = np.bincount(y, minlength=num_classes).astype(float)
+    weights = (counts.sum() / (num_classes * np.maximum(counts, 1))) ** power
     return {i: float(w) for i, w in enumerate(weights)}
 
 

@@ -25,8 +25,7 @@ import keras
 import mlflow
 import numpy as np
 
-from emoscan import CLASSES
-from emoscan.data.split import load_split
+from emoscan.data.split import load_split, load_targets
 from emoscan.inference.preprocess import normalize
 from emoscan.model.architectures import average_ensemble, build_model, builder_kwargs
 from emoscan.model.augment import make_dataset
@@ -34,6 +33,7 @@ from emoscan.model.mixup import MixedTargetCrossEntropy, mixup_trainer
 from emoscan.model.provenance import provenance_of
 from emoscan.model.recipe import check_train_params, class_weights, optimizer, prediction_accuracy, teacher_targets
 from emoscan.model.soup import warm_start
+from emoscan.model.transfer import start_weights
 from emoscan.model.tracking import flatten_params, setup_tracking
 from emoscan.plots import plot_training_curves
 
@@ -154,7 +154,7 @@ def training_log_of(network: str) -> Path | None:
 def assemble(params: dict) -> dict:
     """`train.epochs: 0`: save the init_from network (averaged with ensemble_with) as the trained model,
     as one MLflow run; returns the same summary as `train`."""
-    cfg, n, size = params["train"], len(CLASSES), params["image_size"]
+    cfg, n, size = params["train"], len(params["classes"]), params["image_size"]
     out = Path(cfg["output_dir"])
     out.mkdir(parents=True, exist_ok=True)
     for stale in (TRAINING_LOG, BEST_MODEL, RUN_ID_FILE, TRAINING_PLOT):
@@ -205,10 +205,12 @@ def train(params: dict) -> dict:
     out = Path(cfg["output_dir"])
     out.mkdir(parents=True, exist_ok=True)
 
-    x_train, y_train = load_split(split_dir, "train")
+    x_train, y_train, votes = load_targets(split_dir, "train")
     x_val, y_val = load_split(split_dir, "val")
-    n = len(CLASSES)
-    targets = y_train
+    classes = tuple(params["classes"])
+    n = len(classes)
+    # FER+: the annotators' vote distribution is the target (Barsoum et al., 2016)
+    targets = y_train if votes is None else votes
     if cfg["distill_from"]:
         # knowledge distillation: soft targets from the teachers' average, computed once before training
         targets = teacher_targets(cfg["distill_from"], x_train, y_train, cfg["distill_alpha"],
@@ -239,8 +241,9 @@ def train(params: dict) -> dict:
         model = build()
         start = None if resuming else warm_start(cfg, x_train, normalize)
         if start is not None:
-            # warm start (e.g. from the shipped model): a new schedule over the same weights
-            model.set_weights(start.get_weights())
+            # warm start (e.g. from the shipped model): a new schedule over the same weights; a
+            # network of another label set gives every layer but the classifier, mapped by class name
+            model.set_weights(start_weights(start, model, classes, provenance_of(cfg["init_from"])))
             log.info("initialised weights from %s", [cfg["init_from"], *cfg["soup_with"]])
         steps = int(np.ceil(len(x_train) / cfg["batch_size"]))
         fitted, fit_train, fit_val = model, train_ds, val_ds
@@ -257,7 +260,7 @@ def train(params: dict) -> dict:
             callbacks.append(EpochSnapshots(model, build, out / SNAPSHOTS))
         started = time.time()
         history = fitted.fit(fit_train, validation_data=fit_val, epochs=cfg["epochs"], callbacks=callbacks,
-                            class_weight=class_weights(y_train, cfg.get("class_weight_power", 0.0)),
+                            class_weight=class_weights(y_train, cfg.get("class_weight_power", 0.0), n),
                             verbose=1 if sys.stdout.isatty() else 2)
         # EarlyStopping restored the best weights; the saved model always computes in float32
         trained = float32_model(model, build, cfg)
