@@ -6,6 +6,10 @@ BIN    := $(VENV)/bin
 .PHONY: install serve test repro bench clean
 
 $(BIN)/emoscan: pyproject.toml
+	@# the browser tests drive Debian's chromium (Playwright downloads no browser); as root, install it
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "chromium is not installed: the browser tests will be skipped (apt-get install chromium)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[pipeline,dev]"

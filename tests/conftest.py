@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+import requests
 
 REPO = Path(__file__).resolve().parents[1]
 FER_ZIP = Path(os.environ.get("EMOSCAN_FER_ZIP", REPO.parent / "shared" / "data" / "fer2013" / "fer2013.zip"))
@@ -166,3 +169,63 @@ def copy_project(dest: Path) -> Path:
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / name)
     return dest
+
+
+CHROMIUM = Path(os.environ.get("EMOSCAN_CHROMIUM", "/usr/bin/chromium"))
+#: screenshots the browser tests save, for people to look at (build/ is ignored by git)
+SCREENSHOTS = Path(os.environ.get("EMOSCAN_SCREENSHOTS", REPO / "build" / "screenshots"))
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright (launched by its path: no browser download), headless,
+    with Chromium's own background traffic off: the pages under test are on loopback or on disk."""
+    if not CHROMIUM.is_file():
+        pytest.skip(f"Chromium not found at {CHROMIUM} (`make install` installs Debian's chromium as root)")
+    from playwright.sync_api import sync_playwright
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        yield chromium
+        chromium.close()
+
+
+@contextlib.contextmanager
+def bentoml_server(tmp: Path, env: dict | None = None, service: dict | None = None, target: str = "service:Emoscan",
+                   cwd: Path = REPO):
+    """`bentoml serve` on a free loopback port with params.yaml's `service` section overridden by
+    `service` and the environment by `env`; yields (url, log path) once /readyz answers."""
+    import yaml
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["service"].update(service or {})
+    (tmp / "params.yaml").write_text(yaml.safe_dump(params))
+    port = free_port()
+    full_env = {**os.environ, "EMOSCAN_PARAMS": str(tmp / "params.yaml"), "BENTOML_HOME": str(tmp / "bentoml"),
+                "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **(env or {})}
+    full_env.pop("MODEL_PATH", None) if "MODEL_PATH" not in (env or {}) else None
+    log_path = tmp / "server.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([str(BIN / "bentoml"), "serve", target, "--port", str(port), "--host", "127.0.0.1"],
+                                cwd=cwd, env=full_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(120):
+                try:
+                    if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
+                        break
+                except requests.RequestException:
+                    pass
+                if proc.poll() is not None:
+                    pytest.fail(f"server did not start:\n{log_path.read_text()[-4000:]}")
+                time.sleep(1)
+            yield url, log_path
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()

@@ -4,6 +4,7 @@ store and registry, and the BentoML model store."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ def pipeline_repo(tmp_path_factory) -> Path:
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"],  # .dvc/ comes with the project
                 ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"]):
         run(cmd, cwd=repo)
-    run(["dvc", "repro"], cwd=repo, timeout=1500)
+    run(["dvc", "repro", "dvc.yaml"], cwd=repo, timeout=1500)  # the FER-2013 pipeline (ferplus/dvc.yaml: FER+)
     return repo
 
 
@@ -52,7 +53,7 @@ def test_repro_produces_every_output(pipeline_repo):
     spec = json.loads((repo / "models/export/preprocessing.json").read_text())
     assert spec["quantization"] == "int8" and len(spec["class_log_offsets"]) == 7
     assert json.loads((repo / "reports/evaluation/metrics.json").read_text())["val_offsets"] == "cross-fitted, mean of 2 halvings"
-    status = run(["dvc", "status"], cwd=repo).stdout
+    status = run(["dvc", "status", "dvc.yaml"], cwd=repo).stdout
     assert "up to date" in status
     metrics = json.loads(run(["dvc", "metrics", "show", "--json"], cwd=repo).stdout)
     assert "accuracy" in json.dumps(metrics) and "macro_f1" in json.dumps(metrics)
@@ -169,3 +170,100 @@ def test_serving_preprocessing_matches_keras_on_real_faces(pipeline_repo, media)
     served = EmotionClassifier(pipeline_repo / "models/export")
     assert served.class_offsets is not None
     np.testing.assert_allclose(served.predict(batch), apply_class_offsets(expected, served.class_offsets), atol=0.03)
+
+
+# after the tests that count the pipeline's own runs and versions
+def test_dvc_plots_render_offline_in_a_real_browser(pipeline_repo, browser):
+    """`dvc plots show`'s page (the project's HTML template, Vega inlined) drawn by Chromium with
+    every network request refused: the learning curves and the confusion matrix appear, each once."""
+    from conftest import SCREENSHOTS
+
+    run(["dvc", "plots", "show", "-o", "plots_offline"], cwd=pipeline_repo)
+    html = (pipeline_repo / "plots_offline" / "index.html").read_text()
+    assert not re.findall(r"<script[^>]*\bsrc=", html), "no script is loaded from elsewhere"
+    page = browser.new_page()
+    requested = []
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
+               else (requested.append(route.request.url), route.abort()))
+    page.goto((pipeline_repo / "plots_offline" / "index.html").as_uri())
+    page.wait_for_function("document.querySelectorAll('.vega-embed svg, .vega-embed canvas').length >= 3",
+                           timeout=30_000)
+    for chart in ("Accuracy_per_epoch", "Loss_per_epoch", "Confusion_matrix__test_"):
+        # each declared once (a plot file named in a stage and at the top level was drawn twice)
+        assert page.locator(f'[id="{chart}"]').count() == 1, chart
+        assert page.locator(f'[id="{chart}"] svg, [id="{chart}"] canvas').count() >= 1, f"{chart} is drawn"
+    images = [src for src in page.locator("img").evaluate_all("els => els.map(e => e.getAttribute('src'))")]
+    assert sum(src.endswith("reports_evaluation_confusion_matrix.png") for src in images) == 1, images
+    page.screenshot(path=str(SCREENSHOTS / "dvc_plots.png"), full_page=True)
+    assert requested == [], f"the page asked the network for {requested}"
+    page.close()
+
+
+def test_an_assembled_network_is_saved_byte_for_byte_the_same(pipeline_repo):
+    """Two runs of the train stage on the same inputs (a soup averaged with another network, as the
+    default params do) write the same model.keras bytes, so `dvc.lock` stays clean after a repro;
+    and each run gets a name a person can tell apart in MLflow."""
+    import hashlib
+
+    digests = []
+    for out in ("assembled_a", "assembled_b"):
+        (pipeline_repo / f"{out}.yaml").write_text(yaml.safe_dump({"base": "params.yaml", "train": {
+            "epochs": 0, "ensemble_with": ["models/warm_start/emoscan_vgg_v12_soup_b.keras"], "distill_from": [], "soup_batchnorm_images": 256,
+            "output_dir": f"models/{out}"}}))
+        run(["python", "pipelines/train.py", "--params", f"{out}.yaml"], cwd=pipeline_repo, timeout=900)
+        digests.append(hashlib.md5((pipeline_repo / "models" / out / "model.keras").read_bytes()).hexdigest())
+    assert digests[0] == digests[1]
+    client = mlflow_client(pipeline_repo)
+    experiment = client.get_experiment_by_name("emoscan")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    names = [r.info.run_name for r in client.search_runs([experiment.experiment_id])]
+    assert sum("emoscan_vgg w2 assembled: soup of 3 + 1 averaged" in n for n in names) == 2, names
+    assert any("1 epoch seed" in n for n in names), names
+
+
+def test_mlflow_ui_shows_the_runs_apart_and_the_champion(pipeline_repo, browser):
+    """The MLflow UI over the pipeline's store, as the README describes it: the experiment opens on
+    its training runs, whose names tell them apart, two runs side by side in the compare view, and
+    the registered model with its `champion` alias."""
+    import subprocess
+    import time
+
+    import requests
+
+    from conftest import BIN, SCREENSHOTS, free_port
+
+    client = mlflow_client(pipeline_repo)
+    experiment = client.get_experiment_by_name("emoscan")
+    runs = client.search_runs([experiment.experiment_id], order_by=["start_time ASC"])
+    port = free_port()
+    server = subprocess.Popen([str(BIN / "mlflow"), "ui", "--backend-store-uri", f"sqlite:///{pipeline_repo / 'mlflow.db'}",
+                               "--host", "127.0.0.1", "--port", str(port)], cwd=pipeline_repo,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(90):
+            try:
+                if requests.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(1)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        mode = "workflowType=machine_learning"
+        page.goto(f"{url}/#/experiments/{experiment.experiment_id}/runs?{mode}")
+        page.get_by_text(runs[-1].info.run_name).first.wait_for(timeout=60_000)
+        for r in runs:
+            assert page.get_by_text(r.info.run_name).count() >= 1, r.info.run_name
+        page.screenshot(path=str(SCREENSHOTS / "mlflow_runs.png"))
+        pair = [r.info.run_id for r in runs[-2:]]
+        page.goto(f'{url}/#/compare-runs?runs=["{pair[0]}","{pair[1]}"]&experiments=["{experiment.experiment_id}"]&{mode}')
+        page.get_by_text(runs[-1].info.run_name).first.wait_for(timeout=60_000)
+        assert page.get_by_text(runs[-2].info.run_name).count() >= 1
+        page.screenshot(path=str(SCREENSHOTS / "mlflow_compare.png"), full_page=True)
+        page.goto(f"{url}/#/models/emoscan-fer2013?{mode}")
+        page.get_by_text("champion").first.wait_for(timeout=60_000)
+        page.screenshot(path=str(SCREENSHOTS / "mlflow_model.png"))
+        page.close()
+    finally:
+        server.terminate()
+        server.wait(30)

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from emoscan.cli.common import CliError, load_analyzer, open_writer
+from emoscan.inference.analyzer import FrameReader, FrameSchedule
 from emoscan.inference.annotate import draw_faces, draw_fps
 from emoscan.inference.tracking import FaceTracker
 
@@ -43,6 +48,62 @@ def open_source(source: str) -> cv2.VideoCapture:
     return capture
 
 
+class LatestFrame:
+    """A camera or stream read on its own thread, keeping only the newest frame: analysis never
+    falls behind the camera, it skips the frames it had no time for."""
+
+    def __init__(self, capture: cv2.VideoCapture) -> None:
+        self.capture, self.frame, self.ended = capture, None, False
+        self.ready = threading.Condition()
+        self.thread = threading.Thread(target=self._read, name="emoscan-live-capture", daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        while not self.ended:
+            ok, frame = self.capture.read()
+            with self.ready:
+                if not ok:
+                    self.ended = True
+                else:
+                    self.frame = frame
+                self.ready.notify()
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        while True:
+            with self.ready:
+                self.ready.wait_for(lambda: self.frame is not None or self.ended)
+                frame, self.frame = self.frame, None
+            if frame is None:
+                return
+            yield frame
+
+    def close(self) -> None:
+        self.ended = True
+        self.thread.join(timeout=5)
+
+
+def frames_of(source: str, capture: cv2.VideoCapture):
+    """The frames to analyse: a file's every frame, decoded ahead on a reader thread; a camera's or
+    stream's newest frame each time (`LatestFrame`). A context manager yielding an iterator."""
+    if source.isdigit() or "://" in source:
+        latest = LatestFrame(capture)
+        return contextlib.closing(latest)
+    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+    reader = FrameReader(capture, FrameSchedule(fps, fps, None), keep_all=True)
+    return _FileFrames(reader)
+
+
+class _FileFrames:
+    def __init__(self, reader: FrameReader) -> None:
+        self.reader = reader
+
+    def __enter__(self) -> Iterator[np.ndarray]:
+        return (frame for _, frame, _ in self.reader.__enter__())
+
+    def __exit__(self, *exc) -> None:
+        self.reader.__exit__(*exc)
+
+
 def show(frame) -> bool:
     """Show a frame; return False when the user pressed q. Errors if no GUI is available."""
     try:
@@ -66,27 +127,25 @@ def run(args: argparse.Namespace) -> int:
     writer = None
     frames, fps, started = 0, 0.0, time.perf_counter()
     try:
-        while True:
-            ok, frame = capture.read()
-            if not ok:
-                break
-            tick = time.perf_counter()
-            boxes = analyzer.detector.detect(frame)
-            probs = analyzer.classify_boxes(frame, boxes)
-            faces = [analyzer.make_face(track.box, smooth) for track, smooth in tracker.update(boxes, probs)]
-            draw_faces(frame, faces, bars=not args.no_bars)
-            elapsed = time.perf_counter() - tick
-            fps = 1 / elapsed if fps == 0 else 0.9 * fps + 0.1 / max(elapsed, 1e-6)
-            draw_fps(frame, fps)
-            if args.output:
-                if writer is None:
-                    writer = open_writer(args.output, fps_in, frame.shape[1], frame.shape[0])
-                writer.write(frame)
-            frames += 1
-            if not args.headless and not show(frame):
-                break
-            if args.max_frames and frames >= args.max_frames:
-                break
+        with frames_of(args.source, capture) as frames_in:
+            for frame in frames_in:
+                tick = time.perf_counter()
+                boxes = analyzer.detector.detect(frame)
+                probs = analyzer.classify_boxes(frame, boxes)
+                faces = [analyzer.make_face(track.box, smooth) for track, smooth in tracker.update(boxes, probs)]
+                draw_faces(frame, faces, bars=not args.no_bars)
+                elapsed = time.perf_counter() - tick
+                fps = 1 / elapsed if fps == 0 else 0.9 * fps + 0.1 / max(elapsed, 1e-6)
+                draw_fps(frame, fps)
+                if args.output:
+                    if writer is None:
+                        writer = open_writer(args.output, fps_in, frame.shape[1], frame.shape[0])
+                    writer.write(frame)
+                frames += 1
+                if not args.headless and not show(frame):
+                    break
+                if args.max_frames and frames >= args.max_frames:
+                    break
     finally:
         capture.release()
         if writer is not None:

@@ -1,7 +1,8 @@
-"""Ship a trained model: copy the serving bundle, the Keras weights and the evaluation into
-`models/emoscan-fer2013/` (committed to git) and write its model card.
+"""Ship a trained model: copy the serving bundle, the Keras weights (FER-2013) and the evaluation
+into `models/emoscan-fer2013/` or `models/emoscan-ferplus/` (committed to git) and write its model card.
 
     python -m emoscan.model.ship [--params params.yaml] [--dest models/emoscan-fer2013]
+    python -m emoscan.model.ship --params ferplus/params.yaml --dest models/emoscan-ferplus
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import keras
 
-from emoscan.config import load_params
+from emoscan.config import labels_of, load_params
 from emoscan.model.evaluate import per_class_table
 from emoscan.model.export import EXPORT_REPORT, LABELS_FILE, ONNX_FILE, PREPROCESSING_FILE
 from emoscan.model.provenance import provenance_of
@@ -61,6 +62,53 @@ macro-F1 {val_f1:.4f}.
   measured per group here.
 - About 10% of FER-2013 labels are estimated to be wrong (human accuracy is about 65±5%);
   disgust has 1.5% of the training images and is the least reliable class.
+"""
+
+
+FERPLUS_CARD = """# emoscan-ferplus — model card
+
+Facial expression classifier for 48x48 grayscale face crops; 8 classes ({classes}), learnt from
+the distribution of ten annotators' votes per face. Served with ONNX Runtime (`model.onnx`,
+{quantization}). The float32 network is a DVC output of the FER+ pipeline, not a file in git:
+`dvc repro ferplus/dvc.yaml` rebuilds it.
+
+## Data
+FER+ (Barsoum et al., 2016): FER-2013's images relabelled by ten annotators each, in Microsoft
+FERPlus's layout. Training: FER2013Train ({train} images with a majority emotion; {dups} training
+images whose pixels are also validation images removed). Validation: FER2013Valid ({val} images
+with a majority emotion), which are FER-2013's PublicTest images. Targets are each image's vote
+distribution over the eight emotions, single votes dropped as outliers (FERPlus's rule); images
+whose most-voted column is a tie, "unknown" or "not a face" are left out of training and of the
+figures. The FER+ test split (FER-2013's PrivateTest images) was not used at any step. Validated
+by the Great Expectations suite over the votes.
+
+## Recipe
+{recipe} Checkpoint, early stopping and the register stage's choice of champion use the
+validation split; there is no other held-out split here, so the figures below are validation
+figures and slightly optimistic.
+
+Reproduce: {reproduce} MLflow run `{run_id}`, registered as version {version} of
+`emoscan-ferplus` in the training machine's MLflow store.
+Export (`export_report.json`): {export_note}
+
+## Validation results (FER2013Valid, majority vote; evaluate stage, this bundle as served)
+Accuracy **{acc:.4f}**, macro-F1 **{f1:.4f}**.
+
+{table}
+
+![confusion matrix](confusion_matrix.png)
+
+![training curves](training_plot.png)
+
+## Intended use and limits
+- For research and demos of expression recognition on frontal faces; not for decisions about
+  people (hiring, policing, health, emotion "truth"): an expression is not a feeling.
+- Input is a 48x48 grayscale crop: colour is discarded, small or profile faces lose detail.
+- FER-2013's images were collected by web image search: posed and exaggerated expressions,
+  mostly adult faces of lighter skin; accuracy differs across ages, skin tones and cultures and
+  was not measured per group here.
+- Contempt ({contempt} validation images) and disgust ({disgust}) are rare: their figures rest on
+  few faces.
 """
 
 
@@ -212,7 +260,7 @@ def write_card(dest: Path, params: dict, metrics: dict, info: dict, report: dict
     """Render MODEL_CARD.md from params, metrics, the split report and the export report."""
     t = params["train"]
     headline = metrics[metrics["headline"]]
-    counts = {s: sum(report["counts"][s].values()) for s in ("train", "val", "test")}
+    counts = {s: sum(v for k, v in c.items() if k != "no_majority") for s, c in report["counts"].items()}
     minutes = info.get("train_minutes", 0)
     if t["epochs"]:
         recipe = trained_here_recipe(params, model, info["epochs"])
@@ -223,6 +271,19 @@ def write_card(dest: Path, params: dict, metrics: dict, info: dict, report: dict
         reproduce = ("the networks: `python -m emoscan.model.accelerated` (`KERAS_BACKEND=jax` on a GPU; their"
                      " JSON files say which run, device and budget); then `dvc repro` with the committed"
                      " `params.yaml` and `python -m emoscan.model.ship`.")
+    if labels_of(params) == "ferplus":
+        reproduce = (f"`dvc repro ferplus/dvc.yaml` with the committed `ferplus/params.yaml` (2 CPU cores: about"
+                     f" {minutes:.0f} min of training), then `python -m emoscan.model.ship --params"
+                     " ferplus/params.yaml --dest models/emoscan-ferplus`.")
+        per_class = headline["per_class"]
+        dest.joinpath("MODEL_CARD.md").write_text(FERPLUS_CARD.format(
+            classes=", ".join(params["classes"]), train=counts["train"], val=counts["val"],
+            dups=report["cross_split_duplicates"], recipe=recipe, reproduce=reproduce, run_id=info["run_id"],
+            version=info["version"], export_note=export_note(export_report),
+            quantization="int8" if export_report.get("int8") else "float32", acc=headline["accuracy"],
+            f1=headline["macro_f1"], table=per_class_table(headline),
+            contempt=int(per_class["contempt"]["support"]), disgust=int(per_class["disgust"]["support"])))
+        return
     dest.joinpath("MODEL_CARD.md").write_text(CARD.format(
         train=counts["train"], val=counts["val"], test=counts["test"], val_pct=params["split"]["val_fraction"],
         seed=params["split"]["seed"], dups=report["cross_split_duplicates"], recipe=recipe, reproduce=reproduce,
@@ -263,7 +324,8 @@ def ship(params_path: str, dest: Path) -> dict:
     for name in (ONNX_FILE, LABELS_FILE, PREPROCESSING_FILE, EXPORT_REPORT):
         shutil.copy(export / name, dest / name)
     model = keras.saving.load_model(train_dir / BEST_MODEL, compile=False)
-    model.save(dest / "model.keras")  # weights without optimizer state
+    if labels_of(params) == "fer2013":
+        model.save(dest / "model.keras")  # weights without optimizer state
     shutil.copy(evaluation / "metrics.json", dest / "metrics.json")
     shutil.copy(evaluation / "confusion_matrix.png", dest / "confusion_matrix.png")
     shutil.copy(train_dir / TRAINING_PLOT, dest / "training_plot.png")

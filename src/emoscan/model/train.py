@@ -28,6 +28,7 @@ import numpy as np
 from emoscan.data.split import load_split, load_targets
 from emoscan.inference.preprocess import normalize
 from emoscan.model.architectures import average_ensemble, build_model, builder_kwargs
+from emoscan.model.artifacts import save_reproducibly
 from emoscan.model.augment import make_dataset
 from emoscan.model.mixup import MixedTargetCrossEntropy, mixup_trainer
 from emoscan.model.provenance import provenance_of
@@ -151,6 +152,21 @@ def training_log_of(network: str) -> Path | None:
     return training_log_of(origin["init_from"]) if origin.get("role") == "soup" else None
 
 
+def run_name(params: dict) -> str:
+    """An MLflow run name a person can tell apart in the list: label set, architecture, width, what
+    was done (trained how long with which seed, or assembled from how many networks) and the date."""
+    cfg = params["train"]
+    head = f"{params['register']['model_name']} {cfg['architecture']} w{float(cfg['width']):g}"
+    if cfg["epochs"] == 0:
+        soup = 1 + len(cfg["soup_with"])
+        what = f"assembled: soup of {soup}" if soup > 1 else "assembled"
+        what += f" + {len(cfg['ensemble_with'])} averaged" if cfg["ensemble_with"] else ""
+    else:
+        start = f", from {Path(cfg['init_from']).stem}" if cfg.get("init_from") else ""
+        what = f"{cfg['epochs']} epoch{'s' if cfg['epochs'] != 1 else ''} seed {cfg['seed']}{start}"
+    return f"{head} {what}, {time.strftime('%Y-%m-%d %H:%M')}"
+
+
 def assemble(params: dict) -> dict:
     """`train.epochs: 0`: save the init_from network (averaged with ensemble_with) as the trained model,
     as one MLflow run; returns the same summary as `train`."""
@@ -161,7 +177,7 @@ def assemble(params: dict) -> dict:
         (out / stale).unlink(missing_ok=True)
     x_train = load_split(params["split"]["output_dir"], "train")[0] if cfg["soup_with"] else None
     saved = with_ensemble_members(warm_start(cfg, x_train, normalize), cfg["ensemble_with"], size)
-    saved.save(out / BEST_MODEL)
+    save_reproducibly(saved, out / BEST_MODEL)
     curves = training_log_of(cfg["init_from"])
     if curves is not None:
         shutil.copy(curves, out / TRAINING_LOG)
@@ -172,7 +188,7 @@ def assemble(params: dict) -> dict:
     saved.compile(loss="categorical_crossentropy", metrics=["accuracy"])
     val_accuracy = float(saved.evaluate(make_dataset(x_val, y_val, 256, n), verbose=0, return_dict=True)["accuracy"])
     setup_tracking(params["mlflow"])
-    with mlflow.start_run(run_name=f"{cfg['architecture']} (assembled)") as run:
+    with mlflow.start_run(run_name=run_name(params)) as run:
         (out / RUN_ID_FILE).write_text(run.info.run_id)
         mlflow.log_params(flatten_params({k: params[k] for k in ("split", "train")}))
         mlflow.set_tags({"stage": "train", "architecture": cfg["architecture"], "trained_here": "false"})
@@ -228,7 +244,7 @@ def train(params: dict) -> dict:
         shutil.rmtree(out / SNAPSHOTS, ignore_errors=True)
     setup_tracking(params["mlflow"])
     run_id = (out / RUN_ID_FILE).read_text().strip() if resuming else None
-    with mlflow.start_run(run_id=run_id, run_name=None if resuming else cfg["architecture"]) as run:
+    with mlflow.start_run(run_id=run_id, run_name=None if resuming else run_name(params)) as run:
         (out / RUN_ID_FILE).write_text(run.info.run_id)
         if not resuming:
             mlflow.log_params(flatten_params({k: params[k] for k in ("split", "train")}))
@@ -265,7 +281,7 @@ def train(params: dict) -> dict:
         # EarlyStopping restored the best weights; the saved model always computes in float32
         trained = float32_model(model, build, cfg)
         saved = with_ensemble_members(trained, cfg["ensemble_with"], params["image_size"])
-        saved.save(out / BEST_MODEL)
+        save_reproducibly(saved, out / BEST_MODEL)
         plot_training_curves(out / TRAINING_LOG, out / TRAINING_PLOT)
         best = float(max(history.history.get("val_accuracy", [0.0]) or [0.0]))
         log_rows = np.atleast_1d(np.genfromtxt(out / TRAINING_LOG, delimiter=",", names=True))

@@ -4,8 +4,9 @@
 
 Endpoints: POST /detect (multipart field `image`), POST /detect-video (field `video`, optional
 `frame_rate`), GET /metadata, and BentoML's /healthz, /livez, /readyz, /metrics.
-Environment: MODEL_PATH (model bundle or .onnx), PORT (default 3000), MAX_WORKERS (default 1),
-DEBUG (1 = debug logging and error details), EMOSCAN_PARAMS (params.yaml with the limits).
+Environment: MODEL_PATH (fer2013, ferplus, a model bundle or .onnx), PORT (default 3000), MAX_WORKERS
+(default 1), DEBUG (1 = debug logging and error details), EMOSCAN_PARAMS (params.yaml with the limits),
+EMOSCAN_API_KEYS / EMOSCAN_API_KEY_FILE (optional API keys), EMOSCAN_CORS_ORIGINS (comma-separated).
 """
 
 
@@ -16,6 +17,7 @@ from typing import Any, List, Optional
 
 import bentoml
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 from pydantic import Field
 
 from emoscan import __version__
@@ -24,10 +26,12 @@ from emoscan.inference.bundle import resolve_model
 from emoscan.inference.classifier import EmotionClassifier
 from emoscan.inference.settings import asdict, load_settings
 from emoscan.inference.decode import ImageDecodeError, decode_upload, is_still_image
+from emoscan.service.auth import ApiKeyMiddleware, configured_keys
 from emoscan.service.limits import LimitsMiddleware
 from emoscan.service.schemas import DetectResponse, ErrorResponse, VideoResponse
 
 DEBUG = os.environ.get("DEBUG", "0").lower() in ("1", "true", "yes")
+CORS_ORIGINS = [o.strip() for o in os.environ.get("EMOSCAN_CORS_ORIGINS", "").split(",") if o.strip()]
 INFERENCE, LIMITS = load_settings()
 MB = 1_000_000
 log = logging.getLogger("emoscan.service")
@@ -146,8 +150,13 @@ class Emoscan:
         }
 
 
+# added last, runs first: a request without a valid key is refused before any limit is counted
 Emoscan.add_asgi_middleware(LimitsMiddleware, routes={
     "/detect": (int(LIMITS.max_image_mb * MB), LIMITS.rate_limit_detect_per_min, "Image", ("image",)),
     "/detect-video": (int(LIMITS.max_video_mb * MB), LIMITS.rate_limit_video_per_min, "Video",
                       ("video", "frame_rate")),
 })
+Emoscan.add_asgi_middleware(ApiKeyMiddleware, keys=configured_keys())
+if CORS_ORIGINS:  # the origins whose web pages may call the API from a browser
+    Emoscan.add_asgi_middleware(CORSMiddleware, allow_origins=CORS_ORIGINS, allow_methods=["GET", "POST"],
+                                allow_headers=["Authorization", "X-API-Key", "Content-Type"])

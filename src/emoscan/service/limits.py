@@ -8,6 +8,7 @@ JSON-decodes unknown fields, so a file under another name would otherwise be a 5
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import tempfile
@@ -98,6 +99,17 @@ class FormFieldCheck:
                           f"(this endpoint takes {expected})")
 
 
+def client_id(scope, headers: dict[bytes, bytes]) -> str:
+    """Who a rate limit counts: the API key's digest when the request carries one (so one key's
+    limit holds from any address), else the client address."""
+    from emoscan.service.auth import presented_key
+
+    key = presented_key(headers)
+    if key:
+        return "key:" + hashlib.sha256(key.encode()).hexdigest()[:16]
+    return "ip:" + (scope.get("client") or ("unknown", 0))[0]
+
+
 class LimitsMiddleware:
     """Per-route limits. `routes` maps a path to (max_bytes, requests_per_minute, what, form fields)."""
 
@@ -112,14 +124,14 @@ class LimitsMiddleware:
             await self.app(scope, receive, send)
             return
         max_bytes, _, what, fields = self.routes[path]
-        client = (scope.get("client") or ("unknown", 0))[0]
+        headers = dict(scope.get("headers") or [])
+        client = client_id(scope, headers)
         limiter = self.limiters.get(path)
         if limiter is not None and (wait := limiter.check(client)) > 0:
             await send_json(send, 429, {"error": f"Rate limit exceeded: {limiter.limit} requests per minute "
                                                  f"on {path}; retry in {math.ceil(wait)} s"},
                             {"Retry-After": str(math.ceil(wait))})
             return
-        headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
         too_large = {"error": f"{what} too large: the limit is {max_bytes / 1e6:g} MB"}
         if length is not None and length.isdigit() and int(length) > max_bytes:

@@ -1,0 +1,68 @@
+"""Access control of the real server: optional API keys (401 without a valid one, probes open, keys
+never logged), rate limits counted per key, CORS for the origins configured."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from conftest import bentoml_server
+
+pytestmark = pytest.mark.slow
+KEYS = ("first-key-8f3a2c", "second-key-91bd07")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("access")
+    (tmp / "keys.txt").write_text(f"# one key per line\n{KEYS[1]}\n")
+    env = {"EMOSCAN_API_KEYS": KEYS[0], "EMOSCAN_API_KEY_FILE": str(tmp / "keys.txt"),
+           "EMOSCAN_CORS_ORIGINS": "http://app.example.test"}
+    with bentoml_server(tmp, env, {"rate_limit_detect_per_min": 4}) as (url, log):
+        yield url, log
+
+
+def detect(url: str, photo, headers: dict | None = None) -> requests.Response:
+    return requests.post(f"{url}/detect", files={"image": ("face.jpg", photo.read_bytes())}, headers=headers,
+                         timeout=30)
+
+
+def test_probes_and_metrics_stay_open(server):
+    url, _ = server
+    for path in ("/healthz", "/livez", "/readyz", "/metrics"):
+        assert requests.get(f"{url}{path}", timeout=5).status_code == 200, path
+
+
+def test_requests_without_a_valid_key_are_401_and_keys_are_never_logged(server, media):
+    url, log = server
+    missing = detect(url, media["astronaut"])
+    assert missing.status_code == 401 and "API key required" in missing.json()["error"]
+    assert missing.headers["WWW-Authenticate"] == "Bearer"
+    wrong = detect(url, media["astronaut"], {"Authorization": "Bearer not-a-key"})
+    assert wrong.status_code == 401 and wrong.json()["error"] == "Invalid API key"
+    assert requests.get(f"{url}/metadata", timeout=5).status_code == 401
+    good = detect(url, media["astronaut"], {"Authorization": f"Bearer {KEYS[0]}"})
+    assert good.status_code == 200 and len(good.json()["faces"]) == 1
+    from_file = requests.get(f"{url}/metadata", headers={"X-API-Key": KEYS[1]}, timeout=5)
+    assert from_file.status_code == 200, "keys from EMOSCAN_API_KEY_FILE, sent as X-API-Key"
+    text = log.read_text()
+    assert all(key not in text for key in KEYS) and "not-a-key" not in text
+
+
+def test_rate_limits_count_per_key(server, media):
+    url, _ = server
+    first, second = ({"Authorization": f"Bearer {k}"} for k in KEYS)
+    answers = [detect(url, media["astronaut"], second).status_code for _ in range(5)]
+    assert answers == [200, 200, 200, 200, 429], "4 per minute for the second key"
+    assert detect(url, media["astronaut"], first).status_code == 200, "the first key has a count of its own"
+    assert detect(url, media["astronaut"], second).status_code == 429
+
+
+def test_cors_allows_the_configured_origin_only(server):
+    url, _ = server
+    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"}
+    allowed = requests.options(f"{url}/detect", headers={"Origin": "http://app.example.test", **preflight}, timeout=5)
+    assert allowed.status_code == 200
+    assert allowed.headers["Access-Control-Allow-Origin"] == "http://app.example.test"
+    other = requests.options(f"{url}/detect", headers={"Origin": "http://elsewhere.test", **preflight}, timeout=5)
+    assert "Access-Control-Allow-Origin" not in other.headers
