@@ -6,10 +6,11 @@ BIN    := $(VENV)/bin
 .PHONY: install serve test repro bench clean
 
 $(BIN)/emoscan: pyproject.toml
-	@# the browser tests drive Debian's chromium (Playwright downloads no browser); as root, install it
-	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
-	  echo "chromium is not installed: the browser tests will be skipped (apt-get install chromium)"
+	@# the browser tests drive Debian's chromium (Playwright downloads no browser) and the shared rate
+	@# limit test a real redis-server; as root, install them from Debian
+	@{ command -v chromium && command -v redis-server; } >/dev/null || { [ "$$(id -u)" = 0 ] && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium redis-server >/dev/null; } || \
+	  echo "chromium or redis-server is not installed: the tests that need them will be skipped"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[pipeline,dev]"

@@ -34,7 +34,7 @@ def bento(tmp_path_factory) -> tuple[Path, dict]:
 def test_bento_holds_code_model_and_dependencies(bento):
     path, _ = bento
     src = path / "src"
-    for name in ("service.py", "params.yaml", "src/emoscan/service/app.py", "src/emoscan/inference/detector.py",
+    for name in ("service.py", "params.yaml", "src/emoscan/service/app.py", "src/emoscan/inference/detectors/base.py",
                  "models/emoscan-fer2013/model.onnx", "models/emoscan-fer2013/labels.json",
                  "src/emoscan/inference/detectors/models/yunet_s_dynamic.onnx",
                  "src/emoscan/inference/detectors/models/LICENSE-YuNet-Apache-2.0"):

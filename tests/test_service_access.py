@@ -3,6 +3,8 @@ never logged), rate limits counted per key, CORS for the origins configured."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import requests
 
@@ -66,3 +68,51 @@ def test_cors_allows_the_configured_origin_only(server):
     assert allowed.headers["Access-Control-Allow-Origin"] == "http://app.example.test"
     other = requests.options(f"{url}/detect", headers={"Origin": "http://elsewhere.test", **preflight}, timeout=5)
     assert "Access-Control-Allow-Origin" not in other.headers
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    """A real redis-server on a free loopback port, no persistence."""
+    import shutil
+    import subprocess
+    import time
+
+    from conftest import free_port
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server not installed (`make install` installs Debian's redis-server as root)")
+    port = free_port()
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                            cwd=tmp_path_factory.mktemp("redis"), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    import redis
+
+    client = redis.Redis(port=port)
+    for _ in range(50):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.1)
+    yield f"redis://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_two_workers_share_one_limit_in_redis(tmp_path, redis_url, media):
+    """Two worker processes count in one Redis: 6 requests per minute hold for their sum."""
+    photo = media["astronaut"].read_bytes()
+    with bentoml_server(tmp_path, {"MAX_WORKERS": "2"},
+                        {"rate_limit_detect_per_min": 6, "rate_limit_storage": redis_url}) as (url, log):
+        answers = []
+        for _ in range(10):  # a new connection each time, so that both workers answer
+            with requests.Session() as session:
+                answers.append(session.post(f"{url}/detect", files={"image": ("f.jpg", photo)}, timeout=30))
+        codes = [a.status_code for a in answers]
+        assert codes.count(200) == 6 and codes.count(429) == 4, codes
+        assert int(answers[-1].headers["Retry-After"]) >= 1
+        import redis
+
+        assert redis.Redis.from_url(redis_url).keys("*emoscan/detect*"), "the counts live in Redis"
+        workers = set(re.findall(r"\[entry_service:emoscan:(\d+)\][^\n]*path=/detect,", log.read_text()))
+        assert len(workers) == 2, f"both workers answered: {workers}"

@@ -51,6 +51,7 @@ class ServiceSettings:
     max_video_frames_analysed: int = 3600
     rate_limit_detect_per_min: int = 100
     rate_limit_video_per_min: int = 10
+    rate_limit_storage: str = "memory://"
     default_frame_rate: float = 1.0
     max_frame_rate: float = 30.0
 
@@ -66,6 +67,11 @@ def build_settings(cls, values: dict[str, Any] | None, where: str):
     checked = {}
     for name, value in values.items():
         default = getattr(cls, name)
+        if name == "rate_limit_storage":
+            if not isinstance(value, str) or "://" not in value:
+                raise ValueError(f"{where}.{name}: expected a storage URI (memory://, redis://host:6379), got {value!r}")
+            checked[name] = value
+            continue
         if isinstance(default, str):
             if value not in TEXT_CHOICES[name]:
                 raise ValueError(f"{where}.{name}: expected one of {list(TEXT_CHOICES[name])}, got {value!r}")

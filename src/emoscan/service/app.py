@@ -155,7 +155,7 @@ Emoscan.add_asgi_middleware(LimitsMiddleware, routes={
     "/detect": (int(LIMITS.max_image_mb * MB), LIMITS.rate_limit_detect_per_min, "Image", ("image",)),
     "/detect-video": (int(LIMITS.max_video_mb * MB), LIMITS.rate_limit_video_per_min, "Video",
                       ("video", "frame_rate")),
-})
+}, storage=LIMITS.rate_limit_storage)
 Emoscan.add_asgi_middleware(ApiKeyMiddleware, keys=configured_keys())
 if CORS_ORIGINS:  # the origins whose web pages may call the API from a browser
     Emoscan.add_asgi_middleware(CORSMiddleware, allow_origins=CORS_ORIGINS, allow_methods=["GET", "POST"],

@@ -1,4 +1,5 @@
-"""ASGI middleware for upload size limits (413), per-client rate limits (429 + Retry-After) and
+"""ASGI middleware for upload size limits (413), per-client or per-key rate limits (429 +
+Retry-After, counted by the `limits` library in memory or a shared Redis) and
 multipart field names (400).
 
 It runs before BentoML reads the request body, so an oversized upload is refused from its
@@ -12,32 +13,30 @@ import hashlib
 import json
 import math
 import tempfile
-import threading
 import time
-from collections import defaultdict, deque
 
+from limits import RateLimitItemPerMinute
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
 from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
 
 
 class RateLimiter:
-    """Sliding-window limiter: at most `limit` requests per `window` seconds per key."""
+    """At most `limit` requests per minute per key, in a moving window, counted by the `limits`
+    library in `storage` (a `limits` storage URI): "memory://" counts in this process (each worker
+    on its own); "redis://host:6379" counts in one Redis that every worker and machine shares."""
 
-    def __init__(self, limit: int, window: float = 60.0) -> None:
-        self.limit, self.window = limit, window
-        self._hits: dict[str, deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
+    def __init__(self, limit: int, storage: str = "memory://", namespace: str = "emoscan") -> None:
+        self.limit, self.namespace = limit, namespace
+        self.item = RateLimitItemPerMinute(limit)
+        self.limiter = MovingWindowRateLimiter(storage_from_string(storage))
 
-    def check(self, key: str, now: float | None = None) -> float:
+    def check(self, key: str) -> float:
         """Record a request; return 0 if allowed, else the seconds until one is allowed."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            hits = self._hits[key]
-            while hits and now - hits[0] >= self.window:
-                hits.popleft()
-            if len(hits) >= self.limit:
-                return self.window - (now - hits[0])
-            hits.append(now)
+        if self.limiter.hit(self.item, self.namespace, key):
             return 0.0
+        reset = self.limiter.get_window_stats(self.item, self.namespace, key).reset_time
+        return max(1.0, reset - time.time())
 
 
 async def send_json(send, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
@@ -113,10 +112,12 @@ def client_id(scope, headers: dict[bytes, bytes]) -> str:
 class LimitsMiddleware:
     """Per-route limits. `routes` maps a path to (max_bytes, requests_per_minute, what, form fields)."""
 
-    def __init__(self, app, routes: dict[str, tuple[int, int, str, tuple[str, ...]]]) -> None:
+    def __init__(self, app, routes: dict[str, tuple[int, int, str, tuple[str, ...]]],
+                 storage: str = "memory://") -> None:
         self.app = app
         self.routes = routes
-        self.limiters = {path: RateLimiter(rpm) for path, (_, rpm, _, _) in routes.items() if rpm > 0}
+        self.limiters = {path: RateLimiter(rpm, storage, namespace=f"emoscan{path}")
+                         for path, (_, rpm, _, _) in routes.items() if rpm > 0}
 
     async def __call__(self, scope, receive, send) -> None:
         path = scope.get("path", "").rstrip("/")
