@@ -83,7 +83,7 @@ class EmotionRecognizer:
         return (faces[0].emotion, faces[0].confidence) if faces else None
 
     def classify_crops(self, crops: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
-        """(N, 7) probabilities of face crops that need no detection (e.g. FER-2013's 48x48 images).
+        """(N, classes) probabilities of face crops that need no detection (e.g. FER-2013's 48x48 images).
         `crops`: one (H, W) array, an (N, H, W) or (N, H, W, C) batch, or a list of arrays; uint8,
         grayscale, BGR or BGRA, any size: each is cut as a detected face whose box is the whole crop
         (`preprocess.crop_face`: square, resized to 48x48)."""

@@ -12,7 +12,7 @@ from emoscan.cli.common import CliError, fail
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="emoscan", description="Facial expression recognition (FER-2013, 7 emotions) for images, "
+        prog="emoscan", description="Facial expression recognition (FER-2013: 7 emotions; FER+: 8) for images, "
                                     "videos and live sources.")
     parser.add_argument("--version", action="version", version=f"emoscan {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

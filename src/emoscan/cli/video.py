@@ -33,7 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def write_csv(analysis: VideoAnalysis, path: Path) -> None:
-    """One row per face: frame, timestamp, box, emotion, confidence, the 7 probabilities."""
+    """One row per face: frame, timestamp, box, emotion, confidence, a probability per class of the model."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
@@ -60,7 +60,7 @@ def plot_timeline(analysis: VideoAnalysis, path: Path) -> None:
     ax.set_xlabel("time (s)")
     ax.set_ylabel("probability")
     ax.set_ylim(0, 1)
-    ax.legend(ncol=7, fontsize=8, loc="upper center")
+    ax.legend(ncol=len(analysis.classes), fontsize=8, loc="upper center")
     ax.set_title("Emotion over time")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -92,7 +92,7 @@ class FaceAnalyzer:
         return self.classifier.labels
 
     def classify_boxes(self, image: np.ndarray, boxes: list[Box]) -> np.ndarray:
-        """(N, 7) probabilities of the given face boxes."""
+        """(N, classes) probabilities of the given face boxes."""
         return self.classifier.predict(faces_to_batch(to_gray(image), boxes, self.settings.face_crop_scale,
                                                     self.settings.face_align_degrees))
 

@@ -37,7 +37,7 @@ def champion_score(client: MlflowClient, name: str, alias: str, metric: str) -> 
 
 def onnx_signature(model: onnx.ModelProto) -> ModelSignature:
     """MLflow signature of the classifier graph: (N, 48, 48, 1) float32 faces in [0, 1] under the
-    graph's input name -> (N, 7) float32 probabilities under its output name."""
+    graph's input name -> (N, classes) float32 probabilities under its output name."""
     (image,), (probs,) = model.graph.input, model.graph.output
 
     def shape(value: onnx.ValueInfoProto) -> tuple[int, ...]:

@@ -152,9 +152,9 @@ class Emoscan:
 
 # added last, runs first: a request without a valid key is refused before any limit is counted
 Emoscan.add_asgi_middleware(LimitsMiddleware, routes={
-    "/detect": (int(LIMITS.max_image_mb * MB), LIMITS.rate_limit_detect_per_min, "Image", ("image",)),
+    "/detect": (int(LIMITS.max_image_mb * MB), LIMITS.rate_limit_detect_per_min, "Image", {"image": "file"}),
     "/detect-video": (int(LIMITS.max_video_mb * MB), LIMITS.rate_limit_video_per_min, "Video",
-                      ("video", "frame_rate")),
+                      {"video": "file", "frame_rate": "value"}),
 }, storage=LIMITS.rate_limit_storage)
 Emoscan.add_asgi_middleware(ApiKeyMiddleware, keys=configured_keys())
 if CORS_ORIGINS:  # the origins whose web pages may call the API from a browser

@@ -57,15 +57,21 @@ class BadForm(Exception):
 
 
 class FormFieldCheck:
-    """Streams a multipart/form-data body through python-multipart's parser, noting every field name;
-    `check()` raises BadForm for a name outside `fields`. Bodies that are not multipart pass unchecked."""
+    """Streams a multipart/form-data body through python-multipart's parser, noting each part's
+    field name and whether it is a file. `check()` raises BadForm for a malformed body, a field the
+    endpoint does not take, or a file field sent as a plain value (BentoML would fetch such a value
+    as a URL). Bodies that are not multipart pass unchecked (BentoML refuses them)."""
 
-    def __init__(self, content_type: bytes | None, fields: tuple[str, ...], what: str) -> None:
-        self.fields, self.what, self.names, self._name = fields, what, [], b""
-        self._header = b""
+    def __init__(self, content_type: bytes | None, fields: dict[str, str], what: str) -> None:
+        self.fields, self.what = fields, what
+        self.parts: list[tuple[str, bool]] = []  # (field name, has a file name)
+        self._header, self._value, self.error = b"", b"", ""
         kind, options = parse_options_header(content_type or b"")
         self.parser = None
-        if kind == b"multipart/form-data" and options.get(b"boundary"):
+        if kind == b"multipart/form-data":
+            if not options.get(b"boundary"):
+                self.error = "Malformed multipart/form-data request: no boundary in its Content-Type"
+                return
             self.parser = MultipartParser(options[b"boundary"], {
                 "on_header_field": self._on_field, "on_header_value": self._on_value,
                 "on_header_end": self._on_header_end})
@@ -74,28 +80,33 @@ class FormFieldCheck:
         self._header += data[start:end]
 
     def _on_value(self, data: bytes, start: int, end: int) -> None:
-        self._name += data[start:end]
+        self._value += data[start:end]
 
     def _on_header_end(self) -> None:
         if self._header.lower() == b"content-disposition":
-            _, options = parse_options_header(self._name)
-            self.names.append(options.get(b"name", b"").decode("utf-8", "replace"))
-        self._header, self._name = b"", b""
+            _, options = parse_options_header(self._value)
+            self.parts.append((options.get(b"name", b"").decode("utf-8", "replace"), b"filename" in options))
+        self._header, self._value = b"", b""
 
     def feed(self, chunk: bytes) -> None:
-        """Parse the next piece of the body (a malformed body is left for BentoML to refuse)."""
+        """Parse the next piece of the body."""
         if self.parser is not None and chunk:
             try:
                 self.parser.write(chunk)
-            except MultipartParseError:
-                self.parser = None
+            except MultipartParseError as exc:
+                self.parser, self.error = None, f"Malformed multipart/form-data body: {exc}"
 
     def check(self) -> None:
-        unknown = [n for n in self.names if n not in self.fields]
-        if unknown:
-            expected = " and ".join(f"'{f}'" for f in self.fields)
-            raise BadForm(f"No {self.what.lower()} uploaded: unknown form field '{unknown[0]}' "
-                          f"(this endpoint takes {expected})")
+        if self.error:
+            raise BadForm(self.error)
+        expected = " and ".join(f"'{f}'" for f in self.fields)
+        for name, is_file in self.parts:
+            if name not in self.fields:
+                raise BadForm(f"No {self.what.lower()} uploaded: unknown form field '{name}' "
+                              f"(this endpoint takes {expected})")
+            if self.fields[name] == "file" and not is_file:
+                raise BadForm(f"'{name}' must be an uploaded file (a multipart part with a filename), "
+                              "not a plain form value")
 
 
 def client_id(scope, headers: dict[bytes, bytes]) -> str:
@@ -110,9 +121,10 @@ def client_id(scope, headers: dict[bytes, bytes]) -> str:
 
 
 class LimitsMiddleware:
-    """Per-route limits. `routes` maps a path to (max_bytes, requests_per_minute, what, form fields)."""
+    """Per-route limits. `routes` maps a path to (max_bytes, requests_per_minute, what, form fields:
+    name -> "file" | "value")."""
 
-    def __init__(self, app, routes: dict[str, tuple[int, int, str, tuple[str, ...]]],
+    def __init__(self, app, routes: dict[str, tuple[int, int, str, dict[str, str]]],
                  storage: str = "memory://") -> None:
         self.app = app
         self.routes = routes
