@@ -35,9 +35,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @contextlib.contextmanager
-def local_server(overrides: list[str], workers: int):
+def local_server(overrides: list[str], workers: int, with_process: bool = False):
     """`bentoml serve` of this checkout on a free loopback port, rate limits raised, `inference`
-    settings overridden by KEY=VALUE; yields its URL."""
+    settings overridden by KEY=VALUE; yields its URL (and the server process, `with_process`)."""
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["service"].update(rate_limit_detect_per_min=1_000_000, rate_limit_video_per_min=1_000_000)
     for item in overrides:
@@ -63,7 +63,7 @@ def local_server(overrides: list[str], workers: int):
                 except requests.RequestException:
                     pass
                 time.sleep(1)
-            yield url
+            yield (url, proc) if with_process else url
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(30)
