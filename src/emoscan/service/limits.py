@@ -68,6 +68,10 @@ class FormFieldCheck:
         self._header, self._value, self.error = b"", b"", ""
         kind, options = parse_options_header(content_type or b"")
         self.parser = None
+        if kind == b"application/x-www-form-urlencoded":  # no file can travel so; BentoML would fetch values as URLs
+            file_field = next(iter(fields))
+            self.error = (f"No {what.lower()} uploaded: send it as multipart/form-data, e.g. curl -F "
+                          f"{file_field}=@FILE (a url-encoded form cannot carry a file)")
         if kind == b"multipart/form-data":
             if not options.get(b"boundary"):
                 self.error = "Malformed multipart/form-data request: no boundary in its Content-Type"
