@@ -16,7 +16,7 @@ import argparse
 import keras
 import numpy as np
 
-from emoscan import CLASSES
+from emoscan.labels import CLASSES
 from emoscan.config import load_params
 from emoscan.data.split import load_split
 from emoscan.model.augment import make_dataset

@@ -24,7 +24,7 @@ import onnxruntime as ort
 from sklearn.metrics import accuracy_score, f1_score
 
 from _machine import cpu_description  # benchmarks/ is on sys.path when this script runs
-from emoscan import CLASSES
+from emoscan.labels import CLASSES
 from emoscan.data.split import load_split
 from emoscan.inference.classifier import EmotionClassifier
 from emoscan.inference.preprocess import normalize

@@ -13,7 +13,7 @@ import argparse
 
 import numpy as np
 
-from emoscan import CLASSES
+from emoscan.labels import CLASSES
 from emoscan.config import load_params
 from emoscan.data.split import load_split, pixel_hash
 from emoscan.inference.classifier import EmotionClassifier

@@ -2,8 +2,7 @@
 
 __version__ = "0.1.0"
 
-#: Label order used by every emoscan model, array and API response.
-CLASSES: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+from emoscan.labels import CLASSES  # FER-2013's label order (the ferplus model carries its own)
 
 
 def __getattr__(name: str):

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from emoscan import CLASSES
+from emoscan.labels import CLASSES
 from emoscan.data import IMAGE_EXTENSIONS, SPLITS
 
 log = logging.getLogger(__name__)

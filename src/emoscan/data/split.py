@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
-from emoscan import CLASSES
+from emoscan.labels import CLASSES
 from emoscan.config import ParamsError, require
 from emoscan.data import IMAGE_EXTENSIONS, SPLITS
 

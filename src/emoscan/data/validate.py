@@ -21,7 +21,7 @@ import great_expectations.expectations as gxe
 import pandas as pd
 from great_expectations.checkpoint import UpdateDataDocsAction
 
-from emoscan import CLASSES
+from emoscan.labels import CLASSES
 from emoscan.config import require
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from emoscan import CLASSES
+from emoscan.labels import CLASSES
 from emoscan.inference.preprocess import INPUT_SIZE, SCALE
 
 

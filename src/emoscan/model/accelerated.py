@@ -28,7 +28,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from emoscan import CLASSES
+from emoscan.labels import CLASSES
 from emoscan.config import ParamsError, load_params, require
 from emoscan.data.split import load_split
 from emoscan.model.architectures import average_ensemble, build_model, builder_kwargs

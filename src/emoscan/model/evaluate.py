@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score
 
-from emoscan import CLASSES
+from emoscan.labels import CLASSES
 from emoscan.inference.classifier import predict_with_tta
 from emoscan.inference.preprocess import normalize
 from emoscan.plots import plot_confusion_matrix

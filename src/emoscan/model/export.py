@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emoscan import CLASSES
+from emoscan.labels import CLASSES
 from emoscan.inference.classifier import TTA_MODES, apply_class_offsets
 
 ONNX_FILE = "model.onnx"

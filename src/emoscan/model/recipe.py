@@ -8,7 +8,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from emoscan import CLASSES
+from emoscan.labels import CLASSES
 from emoscan.config import ParamsError, require
 from emoscan.model.architectures import ARCHITECTURES, average_ensemble
 

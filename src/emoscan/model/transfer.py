@@ -6,7 +6,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from emoscan import CLASSES
+from emoscan.labels import CLASSES
 
 
 def start_weights(start: keras.Model, model: keras.Model, classes: tuple[str, ...],
