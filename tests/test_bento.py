@@ -36,6 +36,7 @@ def test_bento_holds_code_model_and_dependencies(bento):
     src = path / "src"
     for name in ("service.py", "params.yaml", "src/emoscan/service/app.py", "src/emoscan/inference/detectors/base.py",
                  "models/emoscan-fer2013/model.onnx", "models/emoscan-fer2013/labels.json",
+                 "models/emoscan-ferplus/model.onnx", "models/emoscan-ferplus/labels.json",
                  "src/emoscan/inference/detectors/models/yunet_s_dynamic.onnx",
                  "src/emoscan/inference/detectors/models/LICENSE-YuNet-Apache-2.0"):
         assert (src / name).is_file(), name

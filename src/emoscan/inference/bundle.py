@@ -50,7 +50,8 @@ def bentoml_champion() -> Path | None:
 def model_at(path: str | os.PathLike, origin: str) -> ModelSource:
     """The model bundle folder (or .onnx file) at `path`, or the shipped model of that name
     (`fer2013`, `ferplus`); FileNotFoundError naming `origin`."""
-    if str(path) in SHIPPED_MODELS and not Path(path).exists():
+    local = Path(path)
+    if str(path) in SHIPPED_MODELS and not (local.is_file() or (local / "model.onnx").is_file()):
         bundle = SHIPPED_MODELS[str(path)]
         if not (bundle / "model.onnx").is_file():
             raise FileNotFoundError(f"{origin}={path}: the shipped model is missing from {bundle}")
