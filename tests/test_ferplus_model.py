@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
-import time
 
 import numpy as np
 import pytest
 import requests
 
 import emoscan
-from conftest import BIN, REPO, free_port, run
+from conftest import bentoml_server, run
 from emoscan.data.ferplus import FERPLUS_CLASSES
 from emoscan.inference.bundle import SHIPPED_MODELS
 
@@ -45,23 +42,7 @@ def test_the_cli_takes_model_ferplus(media, tmp_path):
 
 
 def test_the_server_serves_ferplus_from_model_path(media, tmp_path):
-    port = free_port()
-    env = {**os.environ, "MODEL_PATH": "ferplus", "BENTOML_HOME": str(tmp_path / "bentoml"),
-           "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    log = open(tmp_path / "server.log", "w")
-    proc = subprocess.Popen([str(BIN / "bentoml"), "serve", "service:Emoscan", "--port", str(port), "--host",
-                             "127.0.0.1"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert proc.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
-            time.sleep(1)
+    with bentoml_server(tmp_path, {"MODEL_PATH": "ferplus"}) as (url, _):
         meta = requests.get(f"{url}/metadata", timeout=5).json()
         assert meta["classes"] == list(FERPLUS_CLASSES) and meta["model"]["name"] == "emoscan-ferplus"
         body = requests.post(f"{url}/detect", files={"image": open(media["astronaut"], "rb")}, timeout=30).json()
@@ -69,7 +50,3 @@ def test_the_server_serves_ferplus_from_model_path(media, tmp_path):
         video = requests.post(f"{url}/detect-video", files={"video": ("v.mp4", media["video"].read_bytes())},
                               data={"frame_rate": "2"}, timeout=60).json()
         assert list(video["summary"]["emotion_distribution"]) == list(FERPLUS_CLASSES)
-    finally:
-        proc.terminate()
-        proc.wait(20)
-        log.close()

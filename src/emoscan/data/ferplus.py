@@ -141,7 +141,7 @@ def fetch_ferplus(cfg: dict) -> dict:
     """Fetch stage for FER+: copy the two folders of a FERPlus zip or folder (`fetch.local_path`)
     into `fetch.output_dir`, replacing it only once the copy is complete; returns the description
     written to `source.json` (images per folder, sha256 of a zip)."""
-    from emoscan.data.fetch import sha256_file
+    from emoscan.data.fetch import publish
 
     path = Path(cfg["local_path"]).expanduser()
     reader = _Source(path)
@@ -158,14 +158,7 @@ def fetch_ferplus(cfg: dict) -> dict:
             for name, _ in rows:
                 (staging / folder / name).write_bytes(reader.read(f"{folder}/{name}"))
             counts[split] = len(rows)
-        info = {"source": "ferplus", "path": str(path), "counts": counts}
-        if path.is_file():
-            info["sha256"] = sha256_file(path)
-        (staging / "source.json").write_text(json.dumps(info, indent=2))
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
-        return info
+        return publish(staging, out, {"source": "ferplus", "path": str(path), "counts": counts}, path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

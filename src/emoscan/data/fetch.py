@@ -189,6 +189,18 @@ def resolve_source(cfg: dict) -> tuple[str, Path]:
     return "zip", path
 
 
+def publish(built: Path, out: Path, info: dict, source: Path) -> dict:
+    """Finish a fetch: `info` (with the sha256 of `source` when it is a file) written to
+    `built/source.json`, then `built` moved to `out`, replacing it only now that it is complete."""
+    if source.is_file():
+        info["sha256"] = sha256_file(source)
+    (built / "source.json").write_text(json.dumps(info, indent=2))
+    if out.exists():
+        shutil.rmtree(out)
+    built.rename(out)
+    return info
+
+
 def fetch(cfg: dict, image_size: int = 48) -> dict:
     """Run the fetch stage; return the description written to `<output_dir>/source.json`."""
     kind, path = resolve_source(cfg)
@@ -209,14 +221,6 @@ def fetch(cfg: dict, image_size: int = 48) -> dict:
                 root = find_layout_root(path)
             check_layout(root, str(path))
             copy_layout(root, built)
-        counts = check_layout(built, str(path))
-        info = {"source": kind, "path": str(path), "counts": counts}
-        if path.is_file():
-            info["sha256"] = sha256_file(path)
-        (built / "source.json").write_text(json.dumps(info, indent=2))
-        if out.exists():
-            shutil.rmtree(out)
-        built.rename(out)
-        return info
+        return publish(built, out, {"source": kind, "path": str(path), "counts": check_layout(built, str(path))}, path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
