@@ -1,4 +1,4 @@
-"""tools/gpu/init_weights.py: the warm starts a lent GPU machine needs, packed as float16 here and
+"""tools/gpu/init_weights.py: the warm starts a GPU machine needs, packed as float16 here and
 rebuilt there (run as the script, in a scratch directory standing in for each machine)."""
 
 from __future__ import annotations

@@ -64,7 +64,7 @@ def test_faces_are_cut_as_squares_around_the_box():
 def test_square_crops_match_the_fer_framing(detectable_faces):
     """FER faces, upscaled onto a canvas and found by the detector: the region the served crop
     takes (params' face_crop_scale) is a square that overlaps the FER image the network learnt from
-    more than the detector box itself, which was stretched to 48x48 up to session 16."""
+    more than the detector box itself, which was stretched to 48x48 up to 2026-11-26."""
     settings, _ = load_settings()
     detector = make_detector(max_side=0)
     fer = Box(104, 104, 192, 192)
