@@ -1,7 +1,7 @@
 """How to cut a detected face for the classifier: FER-2013 faces, upscaled onto a grey canvas, found
 by the face detector and cropped as the serving path does, against classifying the 48x48 images
 directly. Prints the detector box's median geometry relative to the FER crop, then accuracy and
-macro-F1 of the served bundle for the box itself stretched to 48x48 (served up to session 16) and
+macro-F1 of the served bundle for the box itself stretched to 48x48 (served until 2026-11-26) and
 for square crops of several sizes (`inference.face_crop_scale`). Choose on the validation split.
 
     python benchmarks/bench_face_crop.py [--split val] [--scales 0.85 0.9 0.95 1.0 1.05] [--upscales 3 4 5]
@@ -25,7 +25,7 @@ from emoscan.inference.types import Box
 
 
 def stretched_box(gray: np.ndarray, box: Box) -> np.ndarray:
-    """The box itself resized to 48x48, as the serving path cut faces up to session 16."""
+    """The box itself resized to 48x48, as the serving path cut faces until 2026-11-26."""
     crop = gray[max(0, box.y):box.y + box.height, max(0, box.x):box.x + box.width]
     return cv2.resize(crop, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA)
 
@@ -53,7 +53,7 @@ def main() -> None:
               "left {:.3f}, top {:.3f}, width {:.3f}, height {:.3f}".format(*geometry))
         labels = y[found]
         crops = {"the 48x48 FER image itself (no detection)": normalize(x[found]),
-                 "the detector box stretched to 48x48 (up to session 16)":
+                 "the detector box stretched to 48x48 (until 2026-11-26)":
                      normalize(np.stack([stretched_box(c, b) for c, b in zip(canvases, boxes)]))}
         for scale in args.scales:
             crops[f"square of {scale:g} x the box's longer side"] = np.concatenate(
