@@ -193,6 +193,22 @@ def browser():
         chromium.close()
 
 
+def wait_until_up(url: str, proc: subprocess.Popen, log_path: Path | None = None, seconds: int = 120) -> None:
+    """Poll `url` until it answers 200; fail with the end of the server's log if the process exits
+    or `seconds` pass first."""
+    for _ in range(seconds):
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:  # not listening yet, or busy starting
+            pass
+        if proc.poll() is not None:
+            break
+        time.sleep(1)
+    log = log_path.read_text()[-4000:] if log_path is not None and log_path.is_file() else ""
+    pytest.fail(f"{url} did not come up (exit code {proc.poll()}):\n{log}")
+
+
 @contextlib.contextmanager
 def bentoml_server(tmp: Path, env: dict | None = None, service: dict | None = None, target: str = "service:Emoscan",
                    cwd: Path = REPO):
@@ -213,15 +229,7 @@ def bentoml_server(tmp: Path, env: dict | None = None, service: dict | None = No
                                 cwd=cwd, env=full_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         url = f"http://127.0.0.1:{port}"
         try:
-            for _ in range(120):
-                try:
-                    if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
-                        break
-                except requests.RequestException:
-                    pass
-                if proc.poll() is not None:
-                    pytest.fail(f"server did not start:\n{log_path.read_text()[-4000:]}")
-                time.sleep(1)
+            wait_until_up(f"{url}/readyz", proc, log_path, 120)
             yield url, log_path
         finally:
             proc.terminate()

@@ -8,7 +8,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import tomllib
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pytest
 import requests
 import yaml
 
-from conftest import BIN, REPO, free_port, run
+from conftest import BIN, REPO, free_port, run, wait_until_up
 
 pytestmark = pytest.mark.slow
 
@@ -66,14 +65,7 @@ def serve_and_detect(command: list[str], cwd: Path, env: dict, log_path: Path, p
                             stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(180):
-            try:
-                if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert proc.poll() is None, log_path.read_text()[-3000:]
-            time.sleep(1)
+        wait_until_up(f"{url}/readyz", proc, log_path, 180)
         meta = requests.get(f"{url}/metadata", timeout=5).json()
         meta["faces"] = requests.post(f"{url}/detect", files={"image": open(photo, "rb")}, timeout=30).json()["faces"]
         return meta

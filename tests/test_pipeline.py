@@ -226,11 +226,8 @@ def test_mlflow_ui_shows_the_runs_apart_and_the_champion(pipeline_repo, browser)
     its training runs, whose names tell them apart, two runs side by side in the compare view, and
     the registered model with its `champion` alias."""
     import subprocess
-    import time
 
-    import requests
-
-    from conftest import BIN, SCREENSHOTS, free_port
+    from conftest import BIN, SCREENSHOTS, free_port, wait_until_up
 
     client = mlflow_client(pipeline_repo)
     experiment = client.get_experiment_by_name("emoscan")
@@ -241,13 +238,7 @@ def test_mlflow_ui_shows_the_runs_apart_and_the_champion(pipeline_repo, browser)
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(90):
-            try:
-                if requests.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            time.sleep(1)
+        wait_until_up(f"{url}/health", server, seconds=90)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         mode = "workflowType=machine_learning"
         page.goto(f"{url}/#/experiments/{experiment.experiment_id}/runs?{mode}")

@@ -16,6 +16,7 @@ from emoscan.service.limits import send_json
 
 #: paths open without a key: probes, Prometheus, and the OpenAPI page that documents the keys
 OPEN_PATHS = ("/healthz", "/livez", "/readyz", "/metrics", "/docs.json", "/", "/ui")
+_OPEN = {path.rstrip("/") for path in OPEN_PATHS}  # compared with the request path, trailing "/" stripped
 
 
 def configured_keys(environ: dict | None = None) -> list[str]:
@@ -51,7 +52,7 @@ class ApiKeyMiddleware:
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http" or not self.digests or scope.get("method") == "OPTIONS" \
-                or scope.get("path", "").rstrip("/") in {p.rstrip("/") for p in OPEN_PATHS}:
+                or scope.get("path", "").rstrip("/") in _OPEN:
             await self.app(scope, receive, send)
             return
         key = presented_key(dict(scope.get("headers") or []))
