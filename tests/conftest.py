@@ -176,21 +176,35 @@ CHROMIUM = Path(os.environ.get("EMOSCAN_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = Path(os.environ.get("EMOSCAN_SCREENSHOTS", REPO / "build" / "screenshots"))
 
 
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
 @pytest.fixture(scope="session")
-def browser():
-    """Debian's Chromium driven by Playwright (launched by its path: no browser download), headless,
-    with Chromium's own background traffic off: the pages under test are on loopback or on disk."""
+def launch_chromium():
+    """A function that starts Debian's Chromium driven by Playwright (launched by its path: no
+    browser download), headless, with Chromium's own background traffic off (the pages under test are
+    on loopback or on disk) and any extra command-line switches; every browser is closed at the end."""
     if not CHROMIUM.is_file():
         pytest.skip(f"Chromium not found at {CHROMIUM} (`make install` installs Debian's chromium as root)")
     from playwright.sync_api import sync_playwright
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    launched = []
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        yield chromium
-        chromium.close()
+        def launch(*extra_args: str):
+            launched.append(playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS + list(extra_args)))
+            return launched[-1]
+
+        yield launch
+        for chromium in launched:
+            chromium.close()
+
+
+@pytest.fixture(scope="session")
+def browser(launch_chromium):
+    """One Chromium shared by the browser tests."""
+    return launch_chromium()
 
 
 def wait_until_up(url: str, proc: subprocess.Popen, log_path: Path | None = None, seconds: int = 120) -> None:

@@ -37,7 +37,8 @@ def test_bento_holds_code_model_and_dependencies(bento):
                  "models/emoscan-fer2013/model.onnx", "models/emoscan-fer2013/labels.json",
                  "models/emoscan-ferplus/model.onnx", "models/emoscan-ferplus/labels.json",
                  "src/emoscan/inference/detectors/models/yunet_s_dynamic.onnx",
-                 "src/emoscan/inference/detectors/models/LICENSE-YuNet-Apache-2.0"):
+                 "src/emoscan/inference/detectors/models/LICENSE-YuNet-Apache-2.0",
+                 "src/emoscan/service/web/index.html", "src/emoscan/service/web/app.js"):
         assert (src / name).is_file(), name
     assert not (src / "data").exists() and not (src / "tests").exists()
     assert not list(src.glob("models/**/*.keras")), "serving runs the ONNX graph; Keras weights stay out"
@@ -58,7 +59,8 @@ def test_generated_dockerfile(bento):
 
 def serve_and_detect(command: list[str], cwd: Path, env: dict, log_path: Path, photo: Path) -> dict:
     """Start `command` (a `bentoml serve`), wait for /readyz, return /metadata with the faces that
-    /detect finds on `photo` under "faces"; the server is stopped afterwards."""
+    /detect finds on `photo` under "faces" and the web page's title under "web_page"; the server is
+    stopped afterwards."""
     port = free_port()
     log = open(log_path, "w")
     proc = subprocess.Popen([*command, "--port", str(port), "--host", "127.0.0.1"], cwd=cwd, env=env, stdout=log,
@@ -68,6 +70,8 @@ def serve_and_detect(command: list[str], cwd: Path, env: dict, log_path: Path, p
         wait_until_up(f"{url}/readyz", proc, log_path, 180)
         meta = requests.get(f"{url}/metadata", timeout=5).json()
         meta["faces"] = requests.post(f"{url}/detect", files={"image": open(photo, "rb")}, timeout=30).json()["faces"]
+        page = requests.get(f"{url}/ui", timeout=5)
+        meta["web_page"] = page.text.split("<title>")[1].split("</title>")[0] if page.ok else page.status_code
         return meta
     finally:
         proc.terminate()
@@ -106,6 +110,8 @@ def test_the_bento_starts_from_its_own_locked_requirements_alone(bento, media, t
     assert f"from {path / 'src' / 'models' / 'emoscan-fer2013'}" in log, log[-2000:]
     assert Path(meta["model"]["path"]).resolve() == (path / "src" / "models" / "emoscan-fer2013").resolve()
     assert len(meta["faces"]) == 1
+    assert meta["web_page"] == "emoscan: faces and emotions", "the web page travels in the bento"
+    assert "[the web page](ui/)" in (path / "README.md").read_text(), "the bento's description links it"
 
 
 def test_serving_dependencies_are_declared_once():

@@ -128,3 +128,34 @@ def test_two_workers_share_one_limit_in_redis(tmp_path, redis_url, media):
         import redis
 
         assert redis.Redis.from_url(redis_url).keys("*emoscan/detect*"), "the counts live in Redis"
+
+
+def test_the_web_page_asks_for_the_key_once_and_explains_the_rate_limit(server, media, browser):
+    """The page itself is open; the API answers it 401 until the person gives a key, which the page
+    keeps for the tab. A key whose limit is spent gets the wait in words."""
+    from conftest import SCREENSHOTS
+
+    url, _ = server
+    page = browser.new_page()
+    page.goto(f"{url}/ui")
+    page.locator("#key-dialog").wait_for()  # /metadata answered 401
+    page.screenshot(path=str(SCREENSHOTS / "web_api_key.png"))
+    page.fill("#api-key", KEYS[0])
+    page.click("#key-dialog button[value=ok]")
+    page.locator("#model-info").filter(has_text="Model").wait_for()
+    page.set_input_files("#image-file", str(media["astronaut"]))
+    page.locator("#image-summary").filter(has_text="1 face found").wait_for()
+    assert page.evaluate("sessionStorage.getItem('emoscan-api-key')") == KEYS[0]
+    page.reload()
+    page.locator("#model-info").filter(has_text="Model").wait_for()
+    assert not page.locator("#key-dialog").is_visible(), "the key is kept for the tab"
+    page.evaluate(f"sessionStorage.setItem('emoscan-api-key', '{KEYS[1]}')")
+    for _ in range(5):  # 4 per minute per key: the second key's limit is spent by now or within these
+        page.set_input_files("#image-file", str(media["astronaut"]))
+        page.wait_for_timeout(300)
+        page.wait_for_function("!document.querySelector('#message').hidden || "
+                               "document.querySelector('#image-summary').textContent.includes('found')")
+        if "Too many requests" in page.locator("#message").inner_text():
+            break
+    assert "the server asks to wait" in page.locator("#message").inner_text()
+    page.close()

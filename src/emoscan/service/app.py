@@ -3,7 +3,8 @@
     bentoml serve            # from the repository root (bentofile.yaml names this service)
 
 Endpoints: POST /detect (multipart field `image`), POST /detect-video (field `video`, optional
-`frame_rate`), GET /metadata, and BentoML's /healthz, /livez, /readyz, /metrics.
+`frame_rate`), GET /metadata, the web page at /ui, and BentoML's Swagger UI at /, /healthz, /livez,
+/readyz and /metrics.
 Environment: MODEL_PATH (fer2013, ferplus, a model bundle or .onnx), PORT (default 3000), MAX_WORKERS
 (default 1), DEBUG (1 = debug logging and error details), EMOSCAN_PARAMS (params.yaml with the limits),
 EMOSCAN_API_KEYS / EMOSCAN_API_KEY_FILE (optional API keys), EMOSCAN_CORS_ORIGINS (comma-separated).
@@ -17,6 +18,8 @@ from typing import Any, List, Optional
 
 import bentoml
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.middleware.cors import CORSMiddleware
 from pydantic import Field
 
@@ -29,6 +32,7 @@ from emoscan.inference.decode import ImageDecodeError, decode_upload, is_still_i
 from emoscan.service.auth import ApiKeyMiddleware, configured_keys
 from emoscan.service.limits import LimitsMiddleware
 from emoscan.service.schemas import DetectResponse, ErrorResponse, VideoResponse
+from emoscan.service.timing import ServerTimingMiddleware
 
 DEBUG = os.environ.get("DEBUG", "0").lower() in ("1", "true", "yes")
 CORS_ORIGINS = [o.strip() for o in os.environ.get("EMOSCAN_CORS_ORIGINS", "").split(",") if o.strip()]
@@ -38,6 +42,17 @@ log = logging.getLogger("emoscan.service")
 log.setLevel(logging.DEBUG if DEBUG else logging.INFO)
 
 info_app = FastAPI(title="emoscan metadata")
+WEB_PAGE = Path(__file__).resolve().parent / "web"  # the web page: plain HTML, CSS and JavaScript
+
+
+@info_app.get("/ui", response_class=RedirectResponse, status_code=307, summary="The web page")
+def web_page() -> RedirectResponse:
+    """**Open [the web page](ui/) in a browser**: a photo, the webcam or a video, with each face's box,
+    emotion and probabilities."""
+    return RedirectResponse("ui/", status_code=307)  # relative: works behind a path prefix too
+
+
+info_app.mount("/ui", StaticFiles(directory=WEB_PAGE, html=True), name="web page")
 # Multipart file fields. They are lists so that a request without the field reaches the API and
 # gets our own 400 (BentoML 1.4.40 cannot build an Optional[Path] input on Python 3.11).
 IMAGE_FIELD = "one image file: JPEG, PNG, WebP or BMP"
@@ -151,6 +166,7 @@ class Emoscan:
 
 
 # added last, runs first: a request without a valid key is refused before any limit is counted
+Emoscan.add_asgi_middleware(ServerTimingMiddleware)
 Emoscan.add_asgi_middleware(LimitsMiddleware, routes={
     "/detect": (int(LIMITS.max_image_mb * MB), LIMITS.rate_limit_detect_per_min, "Image", {"image": "file"}),
     "/detect-video": (int(LIMITS.max_video_mb * MB), LIMITS.rate_limit_video_per_min, "Video",

@@ -1,5 +1,5 @@
 """Optional API keys: with keys configured, every request but health, readiness, metrics and the API
-docs needs `Authorization: Bearer <key>` (or `X-API-Key: <key>`), else a 401 JSON error. Keys are
+docs and the web page needs `Authorization: Bearer <key>` (or `X-API-Key: <key>`), else a 401 JSON error. Keys are
 compared in constant time and never logged. Without keys the service is open, as before.
 
 Keys come from `EMOSCAN_API_KEYS` (comma-separated) and/or the file named by `EMOSCAN_API_KEY_FILE`
@@ -14,9 +14,17 @@ from pathlib import Path
 
 from emoscan.service.limits import send_json
 
-#: paths open without a key: probes, Prometheus, and the OpenAPI page that documents the keys
+#: paths open without a key: probes, Prometheus, the OpenAPI page that documents the keys, and the
+#: web page, which asks for a key when the API answers 401
 OPEN_PATHS = ("/healthz", "/livez", "/readyz", "/metrics", "/docs.json", "/", "/ui")
+#: folders of static files open without a key: Swagger UI's and the web page's
+OPEN_PREFIXES = ("/static_content/", "/ui/")
 _OPEN = {path.rstrip("/") for path in OPEN_PATHS}  # compared with the request path, trailing "/" stripped
+
+
+def is_open(path: str) -> bool:
+    """Whether `path` is answered without a key."""
+    return path.rstrip("/") in _OPEN or path.startswith(OPEN_PREFIXES)
 
 
 def configured_keys(environ: dict | None = None) -> list[str]:
@@ -52,7 +60,7 @@ class ApiKeyMiddleware:
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http" or not self.digests or scope.get("method") == "OPTIONS" \
-                or scope.get("path", "").rstrip("/") in _OPEN:
+                or is_open(scope.get("path", "")):
             await self.app(scope, receive, send)
             return
         key = presented_key(dict(scope.get("headers") or []))
