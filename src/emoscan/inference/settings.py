@@ -36,9 +36,9 @@ class InferenceSettings:
 
 
 #: Allowed values of the text settings (all others are non-negative numbers).
-TEXT_CHOICES = {"tta": ("bundle", *TTA_MODES), "detector": tuple(BACKENDS)}
+TEXT_CHOICES = {"tta": ("bundle", *TTA_MODES), "detector": tuple(BACKENDS), "output_format": ("parquet", "csv")}
 #: Number settings that must be above zero.
-POSITIVE = {"face_crop_scale"}
+POSITIVE = {"face_crop_scale", "frame_rate", "files_per_task", "files_per_part"}
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,20 @@ class ServiceSettings:
     max_frame_rate: float = 30.0
 
 
+@dataclass(frozen=True)
+class BatchSettings:
+    """`emoscan batch` (defaults mirror params.yaml)."""
+
+    frame_rate: float = 1.0
+    files_per_task: int = 16
+    workers: int = 0
+    files_per_part: int = 500
+    max_video_frames: int = 0
+    output_format: str = "parquet"
+
+
 def build_settings(cls, values: dict[str, Any] | None, where: str):
-    """`cls` (InferenceSettings or ServiceSettings) from a dict, each value checked; ValueError
+    """`cls` (InferenceSettings, ServiceSettings or BatchSettings) from a dict, each value checked; ValueError
     naming `where` and the key for an unknown key or a bad value."""
     values = values or {}
     known = {f.name: f for f in fields(cls)}
@@ -98,4 +110,12 @@ def load_settings(path: Path | None = None) -> tuple[InferenceSettings, ServiceS
             build_settings(ServiceSettings, params.get("service"), "service"))
 
 
-__all__ = ["InferenceSettings", "ServiceSettings", "build_settings", "load_settings", "asdict", "PROJECT_ROOT"]
+def load_batch_settings(path: Path | None = None) -> BatchSettings:
+    """The `batch` section of params.yaml; defaults apply when the file or section is absent."""
+    path = path or params_path()
+    params = yaml.safe_load(path.read_text()) if path.is_file() else {}
+    return build_settings(BatchSettings, params.get("batch"), "batch")
+
+
+__all__ = ["BatchSettings", "InferenceSettings", "ServiceSettings", "build_settings", "load_batch_settings",
+           "load_settings", "asdict", "PROJECT_ROOT"]

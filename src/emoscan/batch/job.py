@@ -1,0 +1,134 @@
+"""A batch job on Ray Data: the files to do (those not in the output yet), spread over a pool of
+workers that each hold one recognizer, their rows streamed back and written in parts.
+
+With no address, `ray.init()` starts a local Ray on this machine; with `address` (or `RAY_ADDRESS`)
+the same job runs on a Ray cluster, whose nodes must see the files at the same paths and have
+emoscan installed (see docs/batch.md)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from tqdm import tqdm
+
+from emoscan.batch.inputs import InputFile, collect_inputs, describe
+from emoscan.batch.sink import ResultSink
+from emoscan.batch.worker import FileAnalyzer
+from emoscan.inference.settings import load_batch_settings
+
+
+@dataclass
+class BatchReport:
+    """What a run did."""
+
+    output: str
+    files: int          # files named by the inputs
+    skipped: int        # already in the output (same path and content)
+    analysed: int       # analysed by this run
+    failed: int         # of those, files that could not be analysed (see the errors table)
+    faces: int          # faces found by this run
+    seconds: float      # wall time of the analysis (Ray's start included)
+    workers: int = 0    # recognizers that ran at once
+    interrupted: bool = False
+
+    @property
+    def faces_per_second(self) -> float:
+        return self.faces / self.seconds if self.seconds else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "faces_per_second": round(self.faces_per_second, 2)}
+
+
+def run_batch(inputs: list[str] | tuple[str, ...], output: str | os.PathLike, *, frame_rate: float | None = None,
+              model: str | None = None, output_format: str | None = None, address: str | None = None,
+              workers: int | None = None, files_per_task: int | None = None, settings: dict[str, Any] | None = None,
+              progress: bool = True) -> BatchReport:
+    """Analyse every image and video named by `inputs` (files, folders, globs, CSV/Parquet
+    manifests) into `output`: one row per face, plus a row per file and per failed file (see
+    `emoscan.batch.sink`). Files already in `output` with the same content are skipped. Defaults
+    come from the `batch` section of params.yaml; `settings` overrides the `inference` section, as
+    `EmotionRecognizer(**settings)` does. Ctrl-C stops the job with the output readable."""
+    config = load_batch_settings()
+    fmt = output_format or config.output_format
+    sink = ResultSink(output, fmt)
+    files = [describe(path) for path in collect_inputs(inputs)]
+    done = sink.done()
+    todo = [f for f in files if (f.path, f.sha256) not in done]
+    report = BatchReport(str(output), len(files), len(files) - len(todo), 0, 0, 0, 0.0)
+    if not todo:
+        return report
+
+    import ray
+
+    started = time.perf_counter()
+    own_ray = not ray.is_initialized()
+    if own_ray:
+        ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    context.print_on_execution_start = False
+    workers = report.workers = workers or config.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+    # one CPU per worker and one thread each for the detector and the classifier: workers fill the cores
+    worker_settings = {"detector_threads": 1, "classifier_threads": 1, **(settings or {})}
+    analyzer_args = {"model": model, "settings": worker_settings, "frame_rate": frame_rate or config.frame_rate,
+                     "max_video_frames": config.max_video_frames or None}
+    bar = tqdm(total=len(todo), unit="file", file=sys.stderr, disable=not progress)
+    pending_faces: list[dict] = []
+    pending_files: list[dict] = []
+
+    def flush() -> None:
+        if pending_files:
+            sink.write(pending_faces, pending_files)
+            pending_faces.clear()
+            pending_files.clear()
+
+    try:
+        for dataset in datasets(ray, todo, files_per_task or config.files_per_task, workers, analyzer_args):
+            for batch in dataset.iter_batches(batch_size=None, batch_format="pandas"):
+                for file_json, faces_json in zip(batch["file"], batch["faces"]):
+                    summary, faces = json.loads(file_json), json.loads(faces_json)
+                    pending_files.append(summary)
+                    pending_faces.extend(faces)
+                    report.analysed += 1
+                    report.failed += summary["status"] == "error"
+                    report.faces += len(faces)
+                bar.update(len(batch))
+                bar.set_postfix(faces=report.faces, faces_per_s=f"{report.faces / (time.perf_counter() - started):.1f}",
+                                failed=report.failed)
+                if len(pending_files) >= config.files_per_part:
+                    flush()
+    except KeyboardInterrupt:
+        report.interrupted = True
+    finally:
+        flush()
+        bar.close()
+        report.seconds = time.perf_counter() - started
+        if own_ray:
+            ray.shutdown()
+    return report
+
+
+def datasets(ray, todo: list[InputFile], files_per_task: int, workers: int, analyzer_args: dict) -> list:
+    """Ray datasets of the images (`files_per_task` per call) and of the videos (one per call), each
+    mapped by a pool of `workers` FileAnalyzer actors that read the files themselves. (Reading the
+    images with `ray.data.read_binary_files` instead was 1.8-2.3 times slower on two cores: its
+    read tasks start worker processes of their own; benchmarks/bench_batch.py.)"""
+    mapped = []
+    for kind, per_call in (("image", files_per_task), ("video", 1)):
+        items = [{"path": f.path, "kind": f.kind, "sha256": f.sha256} for f in todo if f.kind == kind]
+        if items:
+            # one block per call: results stream back (and are written) as each call ends
+            source = ray.data.from_items(items, override_num_blocks=-(-len(items) // per_call))
+            mapped.append(source.map_batches(
+                FileAnalyzer, fn_constructor_kwargs=analyzer_args, batch_size=per_call, batch_format="pandas",
+                num_cpus=1, compute=ray.data.ActorPoolStrategy(size=min(workers, len(items)))))
+    return mapped
+
+
+__all__ = ["BatchReport", "run_batch"]
