@@ -130,8 +130,9 @@ def test_a_job_stopped_by_ctrl_c_and_killed_is_completed_by_a_rerun(media, detec
 
     photos = tmp_path / "photos"
     photos.mkdir()
-    for i in range(120):
-        cv2.imwrite(str(photos / f"photo_{i:02d}.jpg"), place_faces([detectable_faces[i % len(detectable_faces)]]))
+    for i in range(160):  # large photos: a few seconds of work with one worker, time to stop it twice
+        face = detectable_faces[i % len(detectable_faces)]
+        cv2.imwrite(str(photos / f"photo_{i:03d}.jpg"), place_faces([face], size=300, canvas=(1080, 1440)))
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["batch"].update(files_per_task=1, files_per_part=2)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
@@ -153,10 +154,10 @@ def test_a_job_stopped_by_ctrl_c_and_killed_is_completed_by_a_rerun(media, detec
     first = start_and_stop(signal.SIGINT, 1)
     assert first.returncode == 130, first.stderr.read()[-2000:]
     _, files, _ = tables(output)
-    assert 2 <= len(files) < 120, "Ctrl-C keeps what was done"
+    assert 2 <= len(files) < 160, "Ctrl-C keeps what was done"
     second = start_and_stop(signal.SIGKILL, len(files) // 2 + 2)
     assert second.returncode == -signal.SIGKILL
     run(command, env=env, timeout=300)
     faces, files, _ = tables(output)
     assert sorted(files["source"]) == sorted(str(p) for p in photos.glob("*.jpg")), "each file exactly once"
-    assert len(faces) == files["faces"].sum() == 120, "one face per photo, none twice"
+    assert len(faces) == files["faces"].sum() == 160, "one face per photo, none twice"

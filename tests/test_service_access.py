@@ -52,6 +52,15 @@ def test_requests_without_a_valid_key_are_401_and_keys_are_never_logged(server, 
     assert all(key not in text for key in KEYS) and "not-a-key" not in text
 
 
+def test_the_schema_documents_the_key_and_the_401(server):
+    url, _ = server
+    spec = requests.get(f"{url}/docs.json", timeout=10).json()
+    assert spec["components"]["securitySchemes"]["bearer"] == {"type": "http", "scheme": "bearer"}
+    for route in ("/detect", "/detect-video"):
+        operation = spec["paths"][route]["post"]
+        assert "401" in operation["responses"] and operation["security"] == [{"bearer": []}]
+
+
 def test_rate_limits_count_per_key(server, media):
     url, _ = server
     first, second = ({"Authorization": f"Bearer {k}"} for k in KEYS)

@@ -31,6 +31,7 @@ from emoscan.inference.settings import asdict, load_settings
 from emoscan.inference.decode import ImageDecodeError, decode_upload, is_still_image
 from emoscan.service.auth import ApiKeyMiddleware, configured_keys
 from emoscan.service.limits import LimitsMiddleware
+from emoscan.service.openapi import OpenApiErrorsMiddleware
 from emoscan.service.schemas import DetectResponse, ErrorResponse, VideoResponse
 from emoscan.service.timing import ServerTimingMiddleware
 
@@ -167,6 +168,7 @@ class Emoscan:
 
 # added last, runs first: a request without a valid key is refused before any limit is counted
 Emoscan.add_asgi_middleware(ServerTimingMiddleware)
+Emoscan.add_asgi_middleware(OpenApiErrorsMiddleware, with_keys=bool(configured_keys()))
 Emoscan.add_asgi_middleware(LimitsMiddleware, routes={
     "/detect": (int(LIMITS.max_image_mb * MB), LIMITS.rate_limit_detect_per_min, "Image", {"image": "file"}),
     "/detect-video": (int(LIMITS.max_video_mb * MB), LIMITS.rate_limit_video_per_min, "Video",
