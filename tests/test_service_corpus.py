@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("corpus")
     limits = {"rate_limit_detect_per_min": 100_000, "rate_limit_video_per_min": 100_000,
-              "max_video_frames_analysed": 20, "max_image_mb": 1, "max_video_mb": 2}
+              "max_video_frames_analysed": 20, "max_image_mb": 1, "max_video_mb": 2, "upload_idle_seconds": 2}
     with bentoml_server(tmp, service=limits) as (url, _):
         yield url
 
@@ -93,9 +93,10 @@ def test_more_frames_than_the_limit_are_capped(server, media, tmp_path):
     assert response.status_code == 200 and response.json()["summary"]["total_frames"] == 20
 
 
-def raw_post(url: str, body_parts: list[bytes], declared_length: int, pause: float = 0.0) -> bytes:
-    """A multipart POST to /detect over a raw socket, sent in parts (with a pause between them);
-    returns what the server answered before closing (b"" if nothing)."""
+def raw_post(url: str, body_parts: list[bytes], declared_length: int, pause: float = 0.0, shut: bool = True) -> bytes:
+    """A multipart POST to /detect over a raw socket, sent in parts (with a pause between them),
+    then the sending side closed (unless not `shut`); returns what the server answered before
+    closing (b"" if nothing)."""
     host, port = url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=30) as sock:
         sock.sendall(b"POST /detect HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=B\r\n"
@@ -103,7 +104,8 @@ def raw_post(url: str, body_parts: list[bytes], declared_length: int, pause: flo
         for part in body_parts:
             sock.sendall(part)
             time.sleep(pause)
-        sock.shutdown(socket.SHUT_WR)
+        if shut:
+            sock.shutdown(socket.SHUT_WR)
         chunks = []
         while chunk := sock.recv(65536):
             chunks.append(chunk)
@@ -116,9 +118,22 @@ def test_an_upload_cut_off_mid_body_and_a_trickled_one(server, media):
             + b"\r\n--B--\r\n")
     raw_post(server, [body[: len(body) // 2]], len(body))  # the client goes away half-way
     still_serving(server, photo)
+    assert in_progress(server) == 0, "the cut-off request is over, not left waiting for the rest"
     started = time.time()
     pieces = [body[i:i + len(body) // 8 + 1] for i in range(0, len(body), len(body) // 8 + 1)]
     answer = raw_post(server, pieces, len(body), pause=0.3)  # about 3 s of trickling bytes
     assert answer.startswith(b"HTTP/1.1 200") and b'"faces"' in answer, answer[:300]
     assert time.time() - started < 30
     still_serving(server, photo)
+    started = time.time()
+    answer = raw_post(server, [body[: len(body) // 2]], len(body), shut=False)  # stops sending, stays connected
+    assert answer.startswith(b"HTTP/1.1 408") and b"stalled" in answer and time.time() - started < 15, answer[:300]
+    assert in_progress(server) == 0
+    still_serving(server, photo)
+
+
+def in_progress(url: str) -> float:
+    """/detect requests the server counts as in progress (BentoML's Prometheus gauge)."""
+    metrics = requests.get(f"{url}/metrics", timeout=5).text
+    return sum(float(line.split()[-1]) for line in metrics.splitlines()
+               if line.startswith("bentoml_service_request_in_progress") and 'endpoint="/detect"' in line)

@@ -38,7 +38,7 @@ class InferenceSettings:
 #: Allowed values of the text settings (all others are non-negative numbers).
 TEXT_CHOICES = {"tta": ("bundle", *TTA_MODES), "detector": tuple(BACKENDS), "output_format": ("parquet", "csv")}
 #: Number settings that must be above zero.
-POSITIVE = {"face_crop_scale", "frame_rate", "files_per_task", "files_per_part"}
+POSITIVE = {"face_crop_scale", "upload_idle_seconds", "frame_rate", "files_per_task", "files_per_part"}
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,7 @@ class ServiceSettings:
     rate_limit_storage: str = "memory://"
     default_frame_rate: float = 1.0
     max_frame_rate: float = 30.0
+    upload_idle_seconds: float = 30.0
 
 
 @dataclass(frozen=True)

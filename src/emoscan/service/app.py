@@ -173,7 +173,7 @@ Emoscan.add_asgi_middleware(LimitsMiddleware, routes={
     "/detect": (int(LIMITS.max_image_mb * MB), LIMITS.rate_limit_detect_per_min, "Image", {"image": "file"}),
     "/detect-video": (int(LIMITS.max_video_mb * MB), LIMITS.rate_limit_video_per_min, "Video",
                       {"video": "file", "frame_rate": "value"}),
-}, storage=LIMITS.rate_limit_storage)
+}, storage=LIMITS.rate_limit_storage, idle_seconds=LIMITS.upload_idle_seconds)
 Emoscan.add_asgi_middleware(ApiKeyMiddleware, keys=configured_keys())
 if CORS_ORIGINS:  # the origins whose web pages may call the API from a browser
     Emoscan.add_asgi_middleware(CORSMiddleware, allow_origins=CORS_ORIGINS, allow_methods=["GET", "POST"],

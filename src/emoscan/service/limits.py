@@ -9,6 +9,7 @@ JSON-decodes unknown fields, so a file under another name would otherwise be a 5
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import math
@@ -126,12 +127,14 @@ def client_id(scope, headers: dict[bytes, bytes]) -> str:
 
 class LimitsMiddleware:
     """Per-route limits. `routes` maps a path to (max_bytes, requests_per_minute, what, form fields:
-    name -> "file" | "value")."""
+    name -> "file" | "value"). An upload that sends nothing for `idle_seconds` is answered 408 and
+    dropped: a client that stalls, or vanishes unnoticed, holds no request open for longer."""
 
     def __init__(self, app, routes: dict[str, tuple[int, int, str, dict[str, str]]],
-                 storage: str = "memory://") -> None:
+                 storage: str = "memory://", idle_seconds: float = 30.0) -> None:
         self.app = app
         self.routes = routes
+        self.idle_seconds = idle_seconds
         self.limiters = {path: RateLimiter(rpm, storage, namespace=f"emoscan{path}")
                          for path, (_, rpm, _, _) in routes.items() if rpm > 0}
 
@@ -162,8 +165,15 @@ class LimitsMiddleware:
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as body:
             received = 0
             while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
+                try:
+                    message = await asyncio.wait_for(receive(), self.idle_seconds)
+                except asyncio.TimeoutError:  # a client that stopped sending (or went away unnoticed)
+                    await send_json(send, 408, {"error": f"The upload stalled: no data for {self.idle_seconds:g} s"})
+                    return
+                if message["type"] == "http.disconnect":  # the client went away mid-upload
+                    # answered all the same: the server drops it, and the request ends as a 400
+                    # instead of staying "in progress" in the layers around this one
+                    await send_json(send, 400, {"error": "The upload was cut off before its end"})
                     return
                 chunk = message.get("body", b"")
                 received += len(chunk)

@@ -16,6 +16,7 @@ def error_answers(kind: str, with_keys: bool) -> dict[str, dict]:
     """The documented error answers of an upload endpoint for `kind` ("image" or "video")."""
     answers = {
         "400": "a missing, misnamed or repeated field, an empty or truncated file, a bad frame_rate",
+        "408": "the upload stalled: no data for service.upload_idle_seconds",
         "413": f"the {kind} is over the size limit, or the image over the pixel limit",
         "415": f"not an {kind} emoscan can read" if kind == "image" else
                "not a video emoscan can read, or a still image",
