@@ -17,17 +17,112 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def pipeline_repo(tmp_path_factory) -> Path:
+    """The smoke pipeline (two epochs) in a temporary repo, run the hard way: `dvc repro` killed
+    (SIGKILL, with its stage) in the middle of fetch, of split and of train, then run to the end.
+    Every test of this module checks the result; `KILLS` records where each kill landed."""
     require_fer()
     repo = copy_project(tmp_path_factory.mktemp("pipeline"))
     run(["python", "-m", "emoscan.profiles", "profiles/smoke.yaml"], cwd=repo)
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["fetch"]["local_path"] = str(FER_ZIP)
+    params["train"]["epochs"] = 2  # a kill after the first epoch leaves one to resume
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"],  # .dvc/ comes with the project
                 ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"]):
         run(cmd, cwd=repo)
+    log = repo.parent / "repro.log"
+    KILLS.append(repro_killed_when(repo, log, lambda: any((repo / "data").glob(".fetch-*/unzipped"))))
+    KILLS.append(repro_killed_when(repo, log, lambda: stage_running(repo, "pipelines/split.py", 1.0)))
+    KILLS.append(repro_killed_when(repo, log, lambda: logged_epochs(repo) >= 1))
     run(["dvc", "repro", "dvc.yaml"], cwd=repo, timeout=1500)  # the FER-2013 pipeline (ferplus/dvc.yaml: FER+)
     return repo
+
+
+#: (stage running, seconds into the repro) of each kill of the fixture's `dvc repro`
+KILLS: list[tuple[str, float]] = []
+_started: dict[str, float] = {}
+
+
+def repro_killed_when(repo: Path, log: Path, ready, timeout: float = 900) -> tuple[str, float]:
+    """Start `dvc repro dvc.yaml`, SIGKILL it and its stage's process when `ready()` is true; return
+    the stage DVC was running and the seconds it had run."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from conftest import BIN
+
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    with open(log, "a") as out:
+        proc = subprocess.Popen(["dvc", "repro", "dvc.yaml"], cwd=repo, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        started = time.time()
+        while not ready():
+            if proc.poll() is not None or time.time() - started > timeout:
+                proc.kill()
+                pytest.fail(f"dvc repro ended (or timed out) before the kill point:\n{log.read_text()[-3000:]}")
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+    stages = re.findall(r"Running stage '([\w:./-]+)'", log.read_text())
+    return (stages[-1] if stages else "", round(time.time() - started, 1))
+
+
+def stage_running(repo: Path, script: str, seconds: float) -> bool:
+    """Whether a process running `script` in `repo` has been running for `seconds`."""
+    import time
+
+    import psutil
+
+    for proc in psutil.process_iter(["cmdline", "cwd", "create_time"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if script in cmdline and proc.info["cwd"] == str(repo):
+            return time.time() - proc.info["create_time"] >= seconds
+    return False
+
+
+def logged_epochs(repo: Path) -> int:
+    """Epochs the train stage has finished (rows of its training log)."""
+    path = repo / "models" / "train" / "training_log.csv"
+    return max(0, len(path.read_text().strip().splitlines()) - 1) if path.is_file() else 0
+
+
+def test_a_repro_killed_in_fetch_split_and_train_completes_and_resumes_training(pipeline_repo, tmp_path):
+    """Each kill landed in its stage; the rerun left no half-made data behind, wrote the data an
+    uninterrupted fetch and split write, and continued training at the epoch it had reached (each
+    epoch logged once, one epoch in the last process, one MLflow run); every registered version's
+    artefacts are complete and `champion` points at one."""
+    import hashlib
+
+    assert [stage for stage, _ in KILLS] == ["fetch", "split", "train"], KILLS
+    assert not list((pipeline_repo / "data").glob(".fetch-*")), "the killed fetch's staging folder is gone"
+    fresh = copy_project(tmp_path / "fresh")
+    (fresh / "params.yaml").write_text((pipeline_repo / "params.yaml").read_text())
+    run(["python", "pipelines/fetch.py"], cwd=fresh)
+    run(["python", "pipelines/split.py"], cwd=fresh)
+    for name in ("train.npz", "val.npz", "test.npz", "manifest.csv"):
+        digests = {hashlib.md5((root / "data" / "processed" / name).read_bytes()).hexdigest()
+                   for root in (pipeline_repo, fresh)}
+        assert len(digests) == 1, f"{name} differs from an uninterrupted run's"
+    log = (pipeline_repo / "models" / "train" / "training_log.csv").read_text().strip().splitlines()
+    assert [line.split(",")[0] for line in log[1:]] == ["0", "1"], "each epoch logged once"
+    summary = json.loads((pipeline_repo / "models" / "train" / "train_summary.json").read_text())
+    assert summary["epochs_this_process"] == 1 and summary["epochs"] == 2, "the rerun resumed at the second epoch"
+    client = mlflow_client(pipeline_repo)
+    runs = client.search_runs([client.get_experiment_by_name("emoscan").experiment_id],
+                              filter_string="attributes.run_name LIKE '%2 epochs seed%'")
+    assert len(runs) == 1 and runs[0].info.status == "FINISHED", "one training run, continued and finished"
+    import mlflow
+
+    versions = client.search_model_versions("name='emoscan-fer2013'")
+    for version in versions:
+        local = Path(mlflow.artifacts.download_artifacts(f"models:/emoscan-fer2013/{version.version}",
+                                                         dst_path=str(tmp_path / f"v{version.version}")))
+        assert (local / "MLmodel").is_file(), f"version {version.version} is complete"
+    champion = client.get_model_version_by_alias("emoscan-fer2013", "champion")
+    assert champion.version in {v.version for v in versions}
 
 
 def mlflow_client(repo: Path):
@@ -74,7 +169,7 @@ def test_mlflow_run_holds_params_metrics_and_artifacts(pipeline_repo):
     for key in ("accuracy", "val_accuracy", "loss", "test_accuracy", "test_macro_f1", "test_plain_f1_happy",
                 "val_macro_f1", "best_val_accuracy", "onnx_max_abs_diff", "int8_val_top1_agreement"):
         assert key in data.metrics, key
-    assert len(client.get_metric_history(runs[0].info.run_id, "val_accuracy")) == 1  # one epoch
+    assert len(client.get_metric_history(runs[0].info.run_id, "val_accuracy")) == 2  # two epochs, across the kill
     artifacts = {a.path for a in client.list_artifacts(runs[0].info.run_id)}
     assert {"training_log.csv", "training_plot.png", "tensorboard", "evaluation", "serving", "keras"} <= artifacts
     evaluation = {Path(a.path).name for a in client.list_artifacts(runs[0].info.run_id, "evaluation")}
@@ -218,7 +313,7 @@ def test_an_assembled_network_is_saved_byte_for_byte_the_same(pipeline_repo):
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     names = [r.info.run_name for r in client.search_runs([experiment.experiment_id])]
     assert sum("emoscan_vgg w2 assembled: soup of 3 + 1 averaged" in n for n in names) == 2, names
-    assert any("1 epoch seed" in n for n in names), names
+    assert any("2 epochs seed" in n for n in names), names
 
 
 def test_mlflow_ui_shows_the_runs_apart_and_the_champion(pipeline_repo, browser):

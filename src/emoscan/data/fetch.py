@@ -206,6 +206,8 @@ def fetch(cfg: dict, image_size: int = 48) -> dict:
     kind, path = resolve_source(cfg)
     out = Path(cfg["output_dir"])
     out.parent.mkdir(parents=True, exist_ok=True)
+    for stale in out.parent.glob(".fetch-*"):  # left by a fetch that was killed (DVC runs one at a time)
+        shutil.rmtree(stale, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=".fetch-", dir=out.parent))
     try:
         built = staging / "raw"
