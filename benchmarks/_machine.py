@@ -1,5 +1,5 @@
-"""The CPU a benchmark ran on, printed with its figures: latencies moved 2x between the sessions'
-machines (sessions 9-15: 1.24 ms per face; session 16's AMD EPYC, Zen 5: 0.56 ms)."""
+"""The CPU a benchmark ran on, printed with its figures: latencies moved 2x between the
+machines they ran on (the first 2-core CPU: 1.24 ms per face; the AMD EPYC (Zen 5) of later runs: 0.56 ms)."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ serving classifier.
 
 Each is timed with its published protocol (ten crops: the four corners and the centre, and their
 mirror images) and with the centre crop alone, the cheapest way to serve it (which the published
-accuracy does not cover). The sizes are the int8 ONNX files; issue #6 allows 20 MB and 1.5 ms.
+accuracy does not cover). The sizes are the int8 ONNX files; the size and latency budget is 20 MB and 1.5 ms.
 """
 
 from __future__ import annotations

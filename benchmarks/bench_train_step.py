@@ -2,7 +2,7 @@
 augmentation layers and with the fused affine augmenter (`accelerated.fused_affine`), in float32
 and mixed bfloat16, on whatever Keras backend and device is active.
 
-    KERAS_BACKEND=jax python benchmarks/bench_train_step.py        # e.g. on the lent GPU
+    KERAS_BACKEND=jax python benchmarks/bench_train_step.py        # e.g. on a GPU
     python benchmarks/bench_train_step.py --steps 10                 # TensorFlow on this CPU
 
 Random inputs; the figure is wall time per optimiser step after compilation (Keras `fit`).

@@ -2,7 +2,7 @@
 CSVLogger, one row per epoch), the best epoch's validation accuracy against the mean of the last
 ten epochs, where the cosine schedule has annealed and the network has settled.
 
-    python benchmarks/checkpoint_optimism.py models/warm_start/*_log.csv models/experiments/session10/*_log.csv
+    python benchmarks/checkpoint_optimism.py models/warm_start/*_log.csv models/experiments/v10-gpu-distillation/*_log.csv
 """
 
 from __future__ import annotations

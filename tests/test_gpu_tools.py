@@ -63,16 +63,16 @@ def test_trained_networks_pack_by_file_name_and_unpack_where_they_were_written(t
     (device / "models/accelerated").mkdir(parents=True)
     shutil.copy(ROOT / NETWORK, device / "models/accelerated/w20_a.keras")
     shutil.copy(ROOT / NETWORK, device / "models/accelerated/kd_b.keras")
-    (device / "models/accelerated/session8").mkdir()
-    shutil.copy(ROOT / NETWORK, device / "models/accelerated/session8/kd_b.keras")  # same file name
+    (device / "models/accelerated/v10-cpu-distillation").mkdir()
+    shutil.copy(ROOT / NETWORK, device / "models/accelerated/v10-cpu-distillation/kd_b.keras")  # same file name
     (device / "params.yaml").write_text(yaml.safe_dump({"accelerated": {"members": {}, "students": {}}}))
 
     out = run("pack", device, "--dir", str(tmp_path / "packed"), "--files", "models/accelerated/w20_a.keras",
-              "models/accelerated/kd_b.keras", "models/accelerated/session8/kd_b.keras")
+              "models/accelerated/kd_b.keras", "models/accelerated/v10-cpu-distillation/kd_b.keras")
     assert len(list((tmp_path / "packed").glob("*.npz"))) == 3, out
     here.mkdir()
     restored = run("unpack", here, "--dir", str(tmp_path / "packed")).removeprefix("unpack: ").strip().split(", ")
-    assert sorted(restored) == ["models/accelerated/kd_b.keras", "models/accelerated/session8/kd_b.keras",
+    assert sorted(restored) == ["models/accelerated/kd_b.keras", "models/accelerated/v10-cpu-distillation/kd_b.keras",
                                 "models/accelerated/w20_a.keras"]
     original = keras.saving.load_model(ROOT / NETWORK, compile=False)
     rebuilt = keras.saving.load_model(here / "models/accelerated/w20_a.keras", compile=False)
@@ -84,7 +84,7 @@ def test_trained_networks_pack_by_file_name_and_unpack_where_they_were_written(t
                               str(tmp_path / "call1")], cwd=here, capture_output=True, text=True)
     assert refused.returncode != 0 and "two networks share a file name" in refused.stderr
     assert not (tmp_path / "call1").exists()
-    (tmp_path / "packed" / "models__accelerated__session8__kd_b.npz").unlink()
+    (tmp_path / "packed" / "models__accelerated__v10-cpu-distillation__kd_b.npz").unlink()
     restored = run("unpack", here, "--dir", str(tmp_path / "packed"), "--to", str(tmp_path / "call1"))
     assert sorted(restored.removeprefix("unpack: ").strip().split(", ")) == [
         str(tmp_path / "call1/kd_b.keras"), str(tmp_path / "call1/w20_a.keras")]

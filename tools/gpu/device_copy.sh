@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The device tool copies the tracked files and carries the named ignored ones (.gpu, .whl) within
+# A GPU job's runner copies the tracked files and carries the named ignored ones (.gpu, .whl) within
 # 64 MiB in all; the committed networks (models/**/*.keras, *.onnx: about 69 MB) leave no room for
 # the split arrays. `hide` takes them out of the index and excludes them (the files stay on disk,
 # nothing is committed); `restore` puts them back exactly as they were.

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Run `emoscan.model.accelerated` on a lent GPU machine (from the repository root, with .gpu/ and
+# Run `emoscan.model.accelerated` on a GPU machine (from the repository root, with .gpu/ and
 # .whl/ from tools/gpu/prepare.sh) and bring every network it wrote back through $OUT as float16
 # arrays (tools/gpu/init_weights.py), in one tar split into networks.tar.part-* of 15 MiB at most:
-# the device tool returns 8 files, 16 MiB each, 64 MiB in all, and one width-2.0 .keras file is 21 MB.
+# a small GPU job may return 8 files, 16 MiB each, 64 MiB in all, and one width-2.0 .keras file is 21 MB.
 #   bash tools/gpu/on_device.sh 520                       # every member, then students, 520 s at most
 #   bash tools/gpu/on_device.sh 300 --student kd_a        # one run of params.yaml's accelerated section
 # Here: cat networks.tar.part-* | tar x -C DIR && python tools/gpu/init_weights.py unpack --dir DIR --to DIR

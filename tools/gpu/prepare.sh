@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Pack what a lent GPU machine (PyTorch and JAX, no TensorFlow, no network) needs to run
+# Pack what a GPU machine (PyTorch and JAX, no TensorFlow, no network) needs to run
 # `emoscan.model.accelerated`: the split arrays, xz-compressed, the runs' warm starts, and the Keras 3
 # wheels for its Python.
 #   tools/gpu/prepare.sh            # after `dvc repro split`; writes .gpu/ and .whl/ (both git-ignored)
 # Then run `bash tools/gpu/on_device.sh [seconds] [accelerated args...]` there, carrying .gpu and .whl
-# (about 49 MB of arrays: the device tool carries 64 MiB with the working tree, so hide the committed
+# (about 49 MB of arrays: a small GPU job may carry 64 MiB with the working tree, so hide the committed
 # networks for the call: tools/gpu/device_copy.sh hide, then restore).
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -1,4 +1,4 @@
-"""The train recipe on a GPU under any Keras backend (JAX on the lent GPU machine, where TensorFlow
+"""The train recipe on a GPU under any Keras backend (JAX on a GPU machine, where TensorFlow
 cannot be installed): several members in parallel processes, then students distilled from their
 average. The same architectures, augmentation and optimisers as the train stage; `.keras` out.
 

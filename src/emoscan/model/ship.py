@@ -186,7 +186,7 @@ def assembled_recipe(params: dict, model: keras.Model) -> str:
             " all) in one ONNX graph" if len(members) > 1 else
             f"One `{t['architecture']}` network ({model.count_params():,} parameters)")
     return (f"{head}, trained by `python -m emoscan.model.accelerated` (Keras 3 on JAX on a"
-            f" lent GPU, or on TensorFlow on the CPU; each JSON file says where) with `params.yaml`'s"
+            f" GPU, or on TensorFlow on the CPU; each JSON file says where) with `params.yaml`'s"
             f" `accelerated` overrides of the train recipe: warm-up then a cosine schedule fitted to a"
             f" time budget, best epoch on validation accuracy, mixed bfloat16 compute, label smoothing"
             f" {t['label_smoothing']}, class weights (inverse frequency)^{t.get('class_weight_power', 0)},"
