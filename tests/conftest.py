@@ -24,6 +24,16 @@ CLASSES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 BIN = Path(sys.executable).parent
 
 
+#: the longest modules first, so that the test processes share the work evenly (pytest-xdist)
+LONGEST_FIRST = ("test_pipeline.py", "test_bento.py", "test_soak.py", "test_batch.py", "test_training_recipe.py",
+                 "test_model.py", "test_gpu_tools.py")
+
+
+def pytest_collection_modifyitems(items) -> None:
+    order = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: order.get(item.path.name, len(order)))  # stable: each module keeps its order
+
+
 def require_fer() -> Path:
     if not FER_ZIP.is_file():
         pytest.skip(f"FER-2013 not found at {FER_ZIP} (put the Kaggle zip there or set EMOSCAN_FER_ZIP)")

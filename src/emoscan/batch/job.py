@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -88,30 +90,63 @@ def run_batch(inputs: list[str] | tuple[str, ...], output: str | os.PathLike, *,
             pending_faces.clear()
             pending_files.clear()
 
-    try:
-        for dataset in datasets(ray, todo, files_per_task or config.files_per_task, workers, analyzer_args):
-            for batch in dataset.iter_batches(batch_size=None, batch_format="pandas"):
-                for file_json, faces_json in zip(batch["file"], batch["faces"]):
-                    summary, faces = json.loads(file_json), json.loads(faces_json)
-                    pending_files.append(summary)
-                    pending_faces.extend(faces)
-                    report.analysed += 1
-                    report.failed += summary["status"] == "error"
-                    report.faces += len(faces)
-                bar.update(len(batch))
-                bar.set_postfix(faces=report.faces, faces_per_s=f"{report.faces / (time.perf_counter() - started):.1f}",
-                                failed=report.failed)
-                if len(pending_files) >= config.files_per_part:
-                    flush()
-    except KeyboardInterrupt:
-        report.interrupted = True
-    finally:
-        flush()
-        bar.close()
-        report.seconds = time.perf_counter() - started
-        if own_ray:
-            ray.shutdown()
+    with StopRequest() as stop:
+        try:
+            for dataset in datasets(ray, todo, files_per_task or config.files_per_task, workers, analyzer_args):
+                for batch in dataset.iter_batches(batch_size=None, batch_format="pandas"):
+                    for file_json, faces_json in zip(batch["file"], batch["faces"]):
+                        summary, faces = json.loads(file_json), json.loads(faces_json)
+                        pending_files.append(summary)
+                        pending_faces.extend(faces)
+                        report.analysed += 1
+                        report.failed += summary["status"] == "error"
+                        report.faces += len(faces)
+                    bar.update(len(batch))
+                    bar.set_postfix(faces=report.faces, failed=report.failed,
+                                    faces_per_s=f"{report.faces / (time.perf_counter() - started):.1f}")
+                    if len(pending_files) >= config.files_per_part:
+                        flush()
+                    if stop.requested.is_set():
+                        break
+                if stop.requested.is_set():
+                    break
+            report.interrupted = stop.requested.is_set()
+        except KeyboardInterrupt:
+            report.interrupted = True
+        finally:
+            flush()
+            bar.close()
+            report.seconds = time.perf_counter() - started
+            if own_ray:
+                ray.shutdown()
     return report
+
+
+class StopRequest:
+    """Ctrl-C (SIGINT) or SIGTERM during a job: the job stops once the files in hand are written (the
+    rows stream back in small batches); a second Ctrl-C stops it at once. The signals are caught
+    here rather than left to raise KeyboardInterrupt wherever the main thread is, inside Ray's
+    streaming executor included, where one was seen to be lost."""
+
+    def __init__(self) -> None:
+        self.requested = threading.Event()
+        self.previous: dict[int, object] = {}
+
+    def __enter__(self) -> StopRequest:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self.previous[signum] = signal.signal(signum, self.handle)
+        return self
+
+    def handle(self, signum, frame) -> None:
+        if self.requested.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested.set()
+
+    def __exit__(self, *exc) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+        self.previous.clear()
 
 
 def datasets(ray, todo: list[InputFile], files_per_task: int, workers: int, analyzer_args: dict) -> list:
