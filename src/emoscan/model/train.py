@@ -90,8 +90,10 @@ def make_callbacks(cfg: dict, out: Path) -> list[keras.callbacks.Callback]:
         keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", restore_best_weights=True,
                                       patience=cfg["early_stopping_patience"]),
         keras.callbacks.TensorBoard(log_dir=cfg["log_dir"]),
-        keras.callbacks.CSVLogger(str(out / TRAINING_LOG), append=True),
+        # MLflow before the CSV log, both after the resume backup: once an epoch is in the CSV log it
+        # is in MLflow too, and a run killed then resumes after it (each epoch logged once)
         MlflowEpochLogger(),
+        keras.callbacks.CSVLogger(str(out / TRAINING_LOG), append=True),
     ]
     if cfg["lr_schedule"] == "plateau":
         callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=cfg["reduce_lr_factor"],
