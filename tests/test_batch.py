@@ -48,9 +48,11 @@ def folder(tmp_path_factory, media) -> Path:
 
 def tables(output: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The faces, files and errors tables of a Parquet output (errors empty when absent)."""
-    errors = output.with_name("results.errors.parquet")
-    return (pd.read_parquet(output), pd.read_parquet(output.with_name("results.files.parquet")),
-            pd.read_parquet(errors) if errors.exists() else pd.DataFrame(columns=["source", "error"]))
+    from emoscan.batch.sink import table_paths
+
+    paths = table_paths(output, "parquet")
+    return (pd.read_parquet(paths["faces"]), pd.read_parquet(paths["files"]),
+            pd.read_parquet(paths["errors"]) if paths["errors"].exists() else pd.DataFrame(columns=["source", "error"]))
 
 
 def test_two_nodes_share_the_job_and_agree_with_one(media, detectable_faces, tmp_path):

@@ -6,19 +6,16 @@ import io
 import json
 import os
 import struct
-import subprocess
 import sys
-import time
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 import requests
-import yaml
 from PIL import Image
 
-from conftest import BIN, REPO, free_port
+from conftest import bentoml_server
 from emoscan.inference.bundle import SHIPPED_MODEL_DIR
 
 pytestmark = pytest.mark.slow
@@ -27,40 +24,8 @@ LIMITS = {"max_image_mb": 1, "max_video_mb": 2, "rate_limit_detect_per_min": 40,
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("server")
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["service"].update(LIMITS)
-    (tmp / "params.yaml").write_text(yaml.safe_dump(params))
-    port = free_port()
-    env = {**os.environ, "EMOSCAN_PARAMS": str(tmp / "params.yaml"), "BENTOML_HOME": str(tmp / "bentoml"),
-           "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    env.pop("MODEL_PATH", None)
-    log = open(tmp / "server.log", "w")
-    proc = subprocess.Popen([str(BIN / "bentoml"), "serve", "service:Emoscan", "--port", str(port),
-                             "--host", "127.0.0.1"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
-                break
-        except requests.RequestException:  # not listening yet, or busy starting
-            pass
-        if proc.poll() is not None:
-            break
-        time.sleep(1)
-    else:
-        proc.kill()
-    if proc.poll() is not None:
-        pytest.fail(f"server did not start:\n{(tmp / 'server.log').read_text()[-4000:]}")
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with bentoml_server(tmp_path_factory.mktemp("server"), service=LIMITS) as (url, _):
+        yield url
 
 
 def post(url, path, field, file: Path | bytes, name="upload.jpg", data=None):

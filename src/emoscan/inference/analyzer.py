@@ -98,9 +98,7 @@ class FaceAnalyzer:
 
     def analyze_image(self, image: np.ndarray) -> list[Face]:
         """Every face in a BGR image, largest first."""
-        boxes = self.detector.detect(image)
-        probs = self.classify_boxes(image, boxes)
-        return [self.make_face(box, p) for box, p in zip(boxes, probs)]
+        return self.analyze_images([image])[0]
 
     def analyze_images(self, images: list[np.ndarray]) -> list[list[Face]]:
         """Every face of each image, largest first, as `analyze_image` finds them, with the faces of
