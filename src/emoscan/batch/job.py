@@ -152,8 +152,8 @@ class StopRequest:
 def datasets(ray, todo: list[InputFile], files_per_task: int, workers: int, analyzer_args: dict) -> list:
     """Ray datasets of the images (`files_per_task` per call) and of the videos (one per call), each
     mapped by a pool of `workers` FileAnalyzer actors that read the files themselves. (Reading the
-    images with `ray.data.read_binary_files` instead was 1.8-2.3 times slower on two cores: its
-    read tasks start worker processes of their own; benchmarks/bench_batch.py.)"""
+    images with `ray.data.read_binary_files` instead was about twice as slow on two cores in a
+    one-off trial: its read tasks start worker processes of their own.)"""
     mapped = []
     for kind, per_call in (("image", files_per_task), ("video", 1)):
         items = [{"path": f.path, "kind": f.kind, "sha256": f.sha256} for f in todo if f.kind == kind]
