@@ -27,10 +27,10 @@ import cv2
 import numpy as np
 
 from _machine import cpu_description
-from emoscan.config import load_params
+from emoscan.settings import load_params
 from emoscan.data.split import load_split
 from emoscan.inference.detectors import make_detector
-from emoscan.inference.settings import load_settings
+from emoscan.settings import load_settings
 
 Scene = tuple[np.ndarray, list[tuple[int, int, int]]]  # image, placed faces (x, y, size)
 
@@ -128,7 +128,7 @@ def main() -> None:
     parser.add_argument("--faces", type=int, default=240, help="FER validation faces per set")
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args()
-    settings, _ = load_settings()
+    settings = load_settings().inference
     x, _ = load_split(load_params(args.params)["split"]["output_dir"], "val")
     faces = x[np.random.default_rng(0).permutation(len(x))[:args.faces]]
     rng = np.random.default_rng(1)

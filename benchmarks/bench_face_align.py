@@ -13,13 +13,13 @@ import argparse
 import numpy as np
 
 from _fer_canvas import detected_faces, print_mean_table, score  # benchmarks/ is on sys.path
-from emoscan.config import load_params
+from emoscan.settings import load_params
 from emoscan.data.split import load_split
 from emoscan.inference.bundle import SHIPPED_MODEL_DIR
 from emoscan.inference.classifier import EmotionClassifier
 from emoscan.inference.detectors import make_detector
 from emoscan.inference.preprocess import faces_to_batch
-from emoscan.inference.settings import load_settings
+from emoscan.settings import load_settings
 
 NEVER = 360.0  # no eye line tilts that far
 
@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--gates", type=float, nargs="+", default=[0, 5, 8, 12])
     args = parser.parse_args()
     x, y = load_split(load_params(args.params)["split"]["output_dir"], args.split)
-    settings, _ = load_settings()
+    settings = load_settings().inference
     classifier = EmotionClassifier(args.bundle, threads=2)
     detector = make_detector(max_side=0, min_face_size=0)
     gates = {"never": NEVER, **{f"tilt >= {g:g} deg": g for g in args.gates}}

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from _fer_canvas import detected_faces, print_mean_table, score  # benchmarks/ is on sys.path
-from emoscan.config import load_params
+from emoscan.settings import load_params
 from emoscan.data.split import load_split
 from emoscan.inference.bundle import SHIPPED_MODEL_DIR
 from emoscan.inference.classifier import EmotionClassifier

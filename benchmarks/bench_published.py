@@ -28,12 +28,12 @@ from pathlib import Path
 import keras
 from keras import layers, ops
 
-from emoscan.config import load_params
+from emoscan.settings import load_params
 from emoscan.data.split import load_split
 from emoscan.inference.classifier import EmotionClassifier
 from emoscan.inference.preprocess import normalize
-from emoscan.model.architectures import emoscan_vgg
-from select_ensemble import lowest_medians, served_int8  # benchmarks/ is on sys.path when this runs
+from emoscan.training.nets.architectures import emoscan_vgg
+from _served import lowest_medians, served_int8  # benchmarks/ is on sys.path when this runs
 
 # Parity-check and calibration images: enough for timing. ONNX Runtime's calibrator keeps every
 # activation of every image in memory, and ten crops of a 40x40x64 network for the export stage's

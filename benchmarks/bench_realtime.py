@@ -22,7 +22,7 @@ from _media import face_frame, write_video
 from emoscan.inference.analyzer import FaceAnalyzer
 from emoscan.inference.bundle import resolve_model
 from emoscan.inference.classifier import EmotionClassifier
-from emoscan.inference.settings import load_settings
+from emoscan.settings import load_settings
 
 
 def timed(fn, repeat: int) -> list[float]:
@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--model", help="model bundle (default: MODEL_PATH or the shipped model)")
     parser.add_argument("--detector", help="face detector (default: inference.detector)")
     args = parser.parse_args()
-    settings, _ = load_settings()
+    settings = load_settings().inference
     if args.detector:
         settings = replace(settings, detector=args.detector)
     path = Path(args.model) if args.model else resolve_model(use_bentoml_store=False).path

@@ -24,9 +24,9 @@ def measure(policy: str, architecture: str, width: float, steps: int, warmup: in
 
     from emoscan import CLASSES
     from emoscan.data.split import load_split
-    from emoscan.model.architectures import build_model
-    from emoscan.model.augment import make_dataset
-    from emoscan.model.train import make_optimizer
+    from emoscan.training.nets.architectures import build_model
+    from emoscan.training.nets.augment import make_dataset
+    from emoscan.training.fit.train import make_optimizer
 
     params = yaml.safe_load(open("params.yaml"))
     cfg = params["train"]

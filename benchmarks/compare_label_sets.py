@@ -15,11 +15,11 @@ import argparse
 import numpy as np
 
 from emoscan.labels import CLASSES
-from emoscan.config import load_params
+from emoscan.settings import load_params
 from emoscan.data.split import load_split
 from emoscan.inference.classifier import EmotionClassifier
 from emoscan.inference.preprocess import normalize
-from emoscan.model.evaluate import classification_metrics
+from emoscan.training.scoring import classification_metrics
 
 
 def shared_probabilities(bundle: str, x: np.ndarray) -> np.ndarray:

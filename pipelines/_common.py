@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from emoscan.config import load_params
+from emoscan.settings import load_params
 
 
 def run_stage(name: str, body: Callable[[dict[str, Any]], None]) -> None:

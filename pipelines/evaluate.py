@@ -4,7 +4,7 @@ import logging
 
 from _common import run_stage
 
-from emoscan.model.evaluate import evaluate
+from emoscan.training.release.evaluate import evaluate
 
 
 def main(params: dict) -> None:

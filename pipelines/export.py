@@ -5,7 +5,7 @@ import logging
 
 from _common import run_stage
 
-from emoscan.model.export import export
+from emoscan.training.release.export import export
 
 
 def main(params: dict) -> None:

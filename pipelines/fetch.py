@@ -5,7 +5,7 @@ import logging
 
 from _common import run_stage
 
-from emoscan.config import labels_of, section
+from emoscan.settings import labels_of, section
 from emoscan.data.fetch import fetch
 from emoscan.data.ferplus import fetch_ferplus
 

@@ -4,7 +4,7 @@ import logging
 
 from _common import run_stage
 
-from emoscan.model.registry import register
+from emoscan.training.release.registry import register
 
 
 def main(params: dict) -> None:

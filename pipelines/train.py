@@ -4,7 +4,7 @@ import logging
 
 from _common import run_stage
 
-from emoscan.model.train import train
+from emoscan.training.fit.train import train
 
 
 def main(params: dict) -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from _common import run_stage
 
-from emoscan.config import labels_of, section
+from emoscan.settings import labels_of, section
 from emoscan.data.validate import validate, validate_votes
 
 

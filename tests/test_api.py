@@ -145,8 +145,8 @@ def test_video_analysis_and_summary(recognizer, media):
 
 
 def test_settings_override_params(media):
-    strict = emoscan.EmotionRecognizer(SHIPPED_MODEL_DIR, min_face_size=400, tta="none")
-    assert strict.tta == "none" and strict.settings.min_face_size == 400
+    strict = emoscan.EmotionRecognizer(SHIPPED_MODEL_DIR, min_face_size=400)
+    assert strict.tta == "none" and strict.settings.min_face_size == 400  # the bundle's TTA (v12: none)
     assert strict.detect_emotions(media["three_faces"]) == []
 
 
@@ -161,7 +161,7 @@ def test_settings_override_params(media):
     (lambda r, m: r.detect_emotions(m["three_faces"], boxes=[(0, 0, 0, 10)]), ValueError, "empty or outside"),
     (lambda r, m: r.analyze_video(m["not_video"]), VideoDecodeError, "not a readable video"),
     (lambda r, m: r.analyze_video(m["video"], frame_rate=0), ValueError, "frame_rate must be > 0"),
-    (lambda r, m: emoscan.EmotionRecognizer(tta="ten-crop"), ValueError, "settings.tta"),
+    (lambda r, m: emoscan.EmotionRecognizer(tta="flip"), ValueError, "settings.tta: unknown key"),  # the bundle's
     (lambda r, m: emoscan.EmotionRecognizer(min_face_size=-1), ValueError, "settings.min_face_size"),
     (lambda r, m: emoscan.EmotionRecognizer(colour=True), ValueError, "unknown key"),
     (lambda r, m: emoscan.EmotionRecognizer(face_crop_scale=0), ValueError, "face_crop_scale: expected a number above 0"),

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from emoscan.config import ParamsError
+from emoscan.settings import ParamsError
 from emoscan.data.fetch import FetchError, fetch
 from emoscan.data.split import split_dataset
 from emoscan.data.validate import DataValidationError, validate

@@ -11,9 +11,10 @@ import onnx
 import pytest
 from sklearn.metrics import f1_score
 
+from conftest import REPO
 from emoscan.inference.bundle import SHIPPED_MODEL_DIR
 from emoscan.inference.classifier import EmotionClassifier, ModelBundleError, apply_class_offsets
-from emoscan.model.calibration import cross_fitted_probabilities, fit_class_offsets
+from emoscan.training.release.calibration import cross_fitted_probabilities, fit_class_offsets
 
 
 def _skewed_predictions(n: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -81,10 +82,10 @@ def test_int8_graph_is_quantized_and_close_to_float32(fer_faces, tmp_path):
     import keras
     import onnxruntime as ort
 
-    from emoscan.model.export import export_bundle
-    from emoscan.model.quantize import quantize_int8
+    from emoscan.training.release.export import export_bundle
+    from emoscan.training.release.quantize import quantize_int8
 
-    model = keras.saving.load_model(SHIPPED_MODEL_DIR / "model.keras", compile=False)
+    model = keras.saving.load_model(REPO / "models/warm_start/emoscan_vgg_v3.keras", compile=False)  # a trained network
     faces = np.stack([f for c in sorted(fer_faces) for f in fer_faces[c][:4]])
     export_bundle(model, tmp_path, faces[:8], 1e-4, onnx_file="fp32.onnx")
     calibration = faces.astype(np.float32)[..., None] / 255.0
@@ -111,8 +112,8 @@ def test_int8_graph_is_quantized_and_close_to_float32(fer_faces, tmp_path):
 def test_bad_export_params_name_the_key(key, value, message):
     import yaml
 
-    from emoscan.config import ParamsError
-    from emoscan.model.export import check_export_params
+    from emoscan.settings import ParamsError
+    from emoscan.training.release.export import check_export_params
 
     cfg = yaml.safe_load(open("params.yaml"))["export"]
     check_export_params(cfg)

@@ -117,8 +117,8 @@ def test_an_eight_class_network_starts_from_a_seven_class_one_by_class_name():
     import keras
 
     from emoscan import CLASSES
-    from emoscan.model.architectures import build_model
-    from emoscan.model.transfer import start_weights
+    from emoscan.training.nets.architectures import build_model
+    from emoscan.training.nets.transfer import start_weights
 
     seven = build_model("emoscan_vgg", 48, 7, width=0.25)
     eight = build_model("emoscan_vgg", 48, 8, width=0.25)

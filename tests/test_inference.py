@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import json
 import shutil
+import typing
 
 import cv2
 import numpy as np
 import pytest
+import yaml
 
-from conftest import place_faces
+from conftest import REPO, place_faces
 from emoscan.inference.analyzer import format_timestamp
 from emoscan.inference.bundle import SHIPPED_MODEL_DIR
 from emoscan.inference.classifier import EmotionClassifier, ModelBundleError
 from emoscan.inference.detectors import make_detector
 from emoscan.inference.preprocess import INPUT_SIZE, crop_face, faces_to_batch, square_box, to_gray
-from emoscan.inference.settings import load_settings
+from emoscan.settings import load_settings
 from emoscan.inference.tracking import FaceTracker
 from emoscan.inference.types import Box
 
@@ -65,7 +67,7 @@ def test_square_crops_match_the_fer_framing(detectable_faces):
     """FER faces, upscaled onto a canvas and found by the detector: the region the served crop
     takes (params' face_crop_scale) is a square that overlaps the FER image the network learnt from
     more than the detector box itself, which was stretched to 48x48 up to 2026-11-26."""
-    settings, _ = load_settings()
+    settings = load_settings().inference
     detector = make_detector(max_side=0)
     fer = Box(104, 104, 192, 192)
     served_iou, box_iou = [], []
@@ -84,7 +86,7 @@ def test_square_crops_match_the_fer_framing(detectable_faces):
 def test_tilted_faces_are_rotated_level(detectable_faces):
     """A face tilted by 25 degrees: the detector's eye line says so, and the aligned crop is closer
     to the upright face's crop than the crop taken as it lies."""
-    settings, _ = load_settings()
+    settings = load_settings().inference
     detector = make_detector(max_side=0)
     aligned_error, unaligned_error = [], []
     for face in detectable_faces[:6]:
@@ -159,16 +161,17 @@ def test_unknown_tta_in_bundle_is_a_clear_error(tmp_path):
         EmotionClassifier(_bundle_with_tta(tmp_path, "ten_crop"))
 
 
-def test_inference_tta_setting_overrides_the_bundle(tmp_path):
-    params = tmp_path / "params.yaml"
-    params.write_text("inference:\n  tta: none\n")
-    settings, _ = load_settings(params)
+def test_the_bundle_names_its_test_time_augmentation_and_no_setting_overrides_it(tmp_path):
+    """One knob: `export.tta`, written into the bundle. A measurement may still score another mode
+    explicitly (the evaluate stage scores both); params.yaml has no second knob for it."""
     bundle = _bundle_with_tta(tmp_path, "flip")
-    assert EmotionClassifier(bundle, tta=settings.tta).tta == "none"
-    assert EmotionClassifier(bundle, tta=load_settings(tmp_path / "absent.yaml")[0].tta).tta == "flip"
-    params.write_text("inference:\n  tta: ten_crop\n")
-    with pytest.raises(ValueError, match=r"inference\.tta: expected one of \['bundle', 'none', 'flip'\]"):
-        load_settings(params)
+    assert EmotionClassifier(bundle).tta == "flip"
+    assert EmotionClassifier(bundle, tta="none").tta == "none"
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["inference"]["tta"] = "none"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    with pytest.raises(ValueError, match=r"inference\.tta: unknown key"):
+        load_settings(tmp_path / "params.yaml")
     with pytest.raises(ValueError, match="test-time augmentation 'ten_crop'"):
         EmotionClassifier(bundle, tta="ten_crop")
 
@@ -190,9 +193,11 @@ def test_each_vendored_yunet_finds_the_same_faces(media, name):
 
 def test_an_unknown_detector_is_refused_by_name():
     from emoscan.inference.detectors import make_detector
-    from emoscan.inference.settings import InferenceSettings, build_settings
+    from emoscan.inference.detectors import BACKENDS
+    from emoscan.settings import DetectorName, with_overrides
 
     with pytest.raises(ValueError, match="face detector 'haar'"):
         make_detector("haar")
     with pytest.raises(ValueError, match="inference.detector"):
-        build_settings(InferenceSettings, {"detector": "haar"}, "inference")
+        with_overrides(load_settings().inference, {"detector": "haar"}, "inference")
+    assert set(BACKENDS) == set(typing.get_args(DetectorName))  # the settings know every detector by name

@@ -11,7 +11,8 @@ import pytest
 from conftest import random_splits
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
-from emoscan.model.evaluate import evaluate_predictions, predict_probabilities
+from emoscan.training.release.evaluate import evaluate_predictions
+from emoscan.training.scoring import predict_probabilities
 
 
 def test_metrics_match_scikit_learn(tmp_path):
@@ -51,7 +52,7 @@ def test_flip_tta_averages_the_mirrored_image():
 def test_interrupted_training_resumes_from_its_last_epoch(tmp_path, monkeypatch):
     import yaml
 
-    from emoscan.model import train as train_module
+    from emoscan.training.fit import train as train_module
 
     data = random_splits(tmp_path / "processed", {"train": 96, "val": 32}, seed=0)
     params = yaml.safe_load(open("params.yaml"))
@@ -85,7 +86,7 @@ def test_interrupted_training_resumes_from_its_last_epoch(tmp_path, monkeypatch)
 def test_snapshots_save_every_epochs_network_in_float32_under_mixed_precision(tmp_path):
     import yaml
 
-    from emoscan.model.train import train
+    from emoscan.training.fit.train import train
 
     data = random_splits(tmp_path / "processed", {"train": 64, "val": 32}, seed=5, every_class=True)
     params = yaml.safe_load(open("params.yaml"))
@@ -114,14 +115,13 @@ def test_snapshots_save_every_epochs_network_in_float32_under_mixed_precision(tm
 def test_ensemble_with_committed_model_is_one_float32_model_and_one_onnx_graph(tmp_path):
     import yaml
 
-    from emoscan.config import ParamsError
-    from emoscan.inference.bundle import SHIPPED_MODEL_DIR
-    from emoscan.model.export import export_bundle
-    from emoscan.model.train import train
+    from emoscan.settings import ParamsError
+    from emoscan.training.release.export import export_bundle
+    from emoscan.training.fit.train import train
 
     rng = np.random.default_rng(1)
     data = random_splits(tmp_path / "processed", {"train": 64, "val": 32}, seed=1)
-    member_file = str(SHIPPED_MODEL_DIR / "model.keras")
+    member_file = "models/warm_start/emoscan_vgg_v3.keras"
     params = yaml.safe_load(open("params.yaml"))
     params["split"]["output_dir"] = str(data)
     params["train"].update(epochs=1, batch_size=32, output_dir=str(tmp_path / "train"), log_dir=str(tmp_path / "logs"),
@@ -152,9 +152,9 @@ def test_zero_epochs_assembles_networks_trained_elsewhere_without_training(tmp_p
     import mlflow
     import yaml
 
-    from emoscan.config import ParamsError
-    from emoscan.model.architectures import build_model
-    from emoscan.model.train import train
+    from emoscan.settings import ParamsError
+    from emoscan.training.nets.architectures import build_model
+    from emoscan.training.fit.train import train
 
     rng = np.random.default_rng(2)
     data = random_splits(tmp_path / "processed", {"val": 40}, seed=2)

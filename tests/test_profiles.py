@@ -69,17 +69,9 @@ def test_replace_tag_on_a_scalar_is_an_error(params: Path, tmp_path: Path) -> No
         apply_profile(profile, params)
 
 
-def test_cpu_distillation_profile_names_committed_teachers_and_warm_starts(params: Path) -> None:
-    acc = apply_profile(ROOT / "profiles/cpu_distillation.yaml", params)["accelerated"]
-    assert sorted(acc["students"]) == ["kd_adam_a", "kd_lr02_a", "kd_lr04_b"]
-    assert acc["members"] == yaml.safe_load((ROOT / "params.yaml").read_text())["accelerated"]["members"]
-    for path in [*acc["teachers"], *(s["init_from"] for s in acc["students"].values())]:
-        assert (ROOT / path).is_file(), path
-
-
 @pytest.mark.parametrize("profile", sorted(p.name for p in (ROOT / "profiles").glob("*.yaml")))
 def test_every_profile_applies_and_its_runs_pass_the_train_checks(profile: str, params: Path) -> None:
-    from emoscan.model.accelerated import run_config
+    from emoscan.training.fit.accelerated import run_config
 
     merged = apply_profile(ROOT / "profiles" / profile, params)
     for group in ("members", "students"):
@@ -100,3 +92,29 @@ def test_soup_ingredient_runs_start_where_the_shipped_soup_started(params: Path)
     for run in merged["accelerated"]["members"].values():
         assert run["init_from"] == start and run["width"] == merged["train"]["width"]
         assert (ROOT / run["init_from"]).is_file()
+
+
+@pytest.mark.parametrize("profile", sorted(p.name for p in (ROOT / "profiles").glob("*.yaml")))
+def test_every_profile_as_dvc_set_params_gives_what_the_rewrite_gives(profile: str, params: Path, tmp_path: Path) -> None:
+    """`--exp-run` hands a profile to `dvc exp run -S ...`: DVC's own Hydra overrides, applied to
+    params.yaml by DVC's code, must give the same params as the rewrite (replaced values too)."""
+    from dvc.utils.hydra import apply_overrides
+
+    from emoscan.profiles import set_params
+
+    by_dvc = tmp_path / "by_dvc.yaml"
+    shutil.copy(params, by_dvc)
+    flags = set_params(ROOT / "profiles" / profile, by_dvc)
+    assert flags[::2] == ["-S"] * (len(flags) // 2) and len(flags) >= 2
+    apply_overrides(by_dvc, flags[1::2])
+    rewritten = apply_profile(ROOT / "profiles" / profile, params)
+    assert yaml.safe_load(by_dvc.read_text()) == json.loads(json.dumps(rewritten))
+
+
+def test_a_set_params_profile_with_an_unknown_key_is_an_error(params: Path, tmp_path: Path) -> None:
+    from emoscan.profiles import set_params
+
+    profile = tmp_path / "typo.yaml"
+    profile.write_text("train:\n  epoch: 3\n")
+    with pytest.raises(ProfileError, match="'train.epoch' is not in"):
+        set_params(profile, params)

@@ -7,7 +7,7 @@ import json
 import keras
 import yaml
 
-from emoscan.model.ship import assembled_recipe
+from emoscan.training.release.ship import assembled_recipe
 
 
 def write_provenance(path, **fields) -> str:
@@ -60,7 +60,7 @@ def test_assembled_card_describes_a_soup_and_each_of_its_ingredients(tmp_path):
 
     text = assembled_recipe(params, model)
     assert text.startswith("One `emoscan_vgg` network (35 parameters)")
-    assert f"The network is a model soup (`train.soup_with`, `emoscan.model.soup`): the weights of 2 networks" in text
+    assert f"The network is a model soup (`train.soup_with`, `emoscan.training.fit.soup`): the weights of 2 networks" in text
     assert "re-estimated on 512 training images" in text
     assert f"`{start}`: adam lr 0.001" in text and f"`{restart}`: sgd lr 0.001" in text and f"from `{start}`" in text
 
@@ -69,7 +69,7 @@ def test_assembled_card_describes_a_soup_and_each_of_its_ingredients(tmp_path):
 
 
 def test_trained_here_card_names_the_warm_start_soup_or_network_and_the_resampling(tmp_path):
-    from emoscan.model.ship import trained_here_recipe
+    from emoscan.training.release.ship import trained_here_recipe
 
     start = write_provenance(tmp_path / "start.keras", name="w", role="members", epochs=80, minutes=4.3,
                              device="NVIDIA H200", val_accuracy=0.6864,
@@ -81,7 +81,7 @@ def test_trained_here_card_names_the_warm_start_soup_or_network_and_the_resampli
 
     souped = trained_here_recipe(params, model, epochs=12)
     assert "12 epochs of" in souped and "one fused affine resampling" in souped
-    assert f"started from a model soup (`emoscan.model.soup`): the averaged weights of `{start}` and its 1 warm" in souped
+    assert f"started from a model soup (`emoscan.training.fit.soup`): the averaged weights of `{start}` and its 1 warm" in souped
     params["train"].update(soup_with=[])  # one network of the accelerated trainer: its provenance, no crash
     assert f"started from the weights of `{start}`: adam lr 0.001" in trained_here_recipe(params, model, epochs=12)
     params["train"]["augment"]["fused_affine"] = False
@@ -89,9 +89,9 @@ def test_trained_here_card_names_the_warm_start_soup_or_network_and_the_resampli
     # averaged with a soup saved as one network (v12's second soup): described from its provenance
     soup = write_provenance(tmp_path / "soup.keras", name="soup", role="soup", init_from=start,
                             ingredients=[{"path": start, "provenance": None}], soup_batchnorm_images=8192,
-                            val_accuracy=0.6993, command=f"python -m emoscan.model.soup soup.keras {start}")
+                            val_accuracy=0.6993, command=f"python -m emoscan.training.fit.soup soup.keras {start}")
     params["train"]["ensemble_with"] = [soup]
-    assert (f"probabilities of the network trained here and of `{soup}`, a model soup (`emoscan.model.soup`"
+    assert (f"probabilities of the network trained here and of `{soup}`, a model soup (`emoscan.training.fit.soup`"
             in trained_here_recipe(params, model, epochs=12))
 
 
@@ -104,13 +104,13 @@ def test_assembled_card_describes_a_saved_soup_and_its_ingredients(tmp_path):
                             ingredients=[{"path": start, "provenance": None},
                                          {"path": "gone/restart.keras", "provenance": restart}],
                             soup_batchnorm_images=8192, val_accuracy=0.7095,
-                            command=f"python -m emoscan.model.soup soup.keras {start} gone/restart.keras")
+                            command=f"python -m emoscan.training.fit.soup soup.keras {start} gone/restart.keras")
     params = yaml.safe_load(open("params.yaml"))
     params["train"].update(init_from=soup, soup_with=[], ensemble_with=[])
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(7)])
 
     text = assembled_recipe(params, model)
-    assert f"`{soup}`, a model soup (`emoscan.model.soup`, saved by `python -m emoscan.model.soup soup.keras" in text
+    assert f"`{soup}`, a model soup (`emoscan.training.fit.soup`, saved by `python -m emoscan.training.fit.soup soup.keras" in text
     assert f"the weights of 2 networks sharing the starting point `{start}` averaged" in text
     assert "re-estimated on 8192 training images (validation accuracy 0.7095)" in text
     assert f"Its ingredients: `{start}`; `gone/restart.keras`: sgd lr 0.01, batch 128" in text

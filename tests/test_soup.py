@@ -11,10 +11,10 @@ import pytest
 import yaml
 from conftest import random_splits, run
 
-from emoscan.config import ParamsError
-from emoscan.model.architectures import build_model
+from emoscan.settings import ParamsError
+from emoscan.training.nets.architectures import build_model
 from emoscan.inference.preprocess import normalize
-from emoscan.model.soup import average_weights, reestimate_batchnorm, warm_start
+from emoscan.training.fit.soup import average_weights, reestimate_batchnorm, warm_start
 
 
 def tiny_network() -> keras.Model:
@@ -77,7 +77,7 @@ def test_reestimated_batchnorm_statistics_are_those_of_each_layers_input():
 def test_train_stage_assembles_the_soup_of_init_from_and_soup_with(tmp_path, monkeypatch):
     import mlflow
 
-    from emoscan.model.train import train
+    from emoscan.training.fit.train import train
 
     data = random_splits(tmp_path / "processed", {"train": 96, "val": 40}, seed=4)
     paths = warm_restarts(tmp_path, seed=4)
@@ -123,7 +123,7 @@ def test_saved_soup_is_the_train_stages_soup_with_every_ingredients_provenance(t
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     out = tmp_path / "soups" / "soup.keras"
 
-    cli = [sys.executable, "-m", "emoscan.model.soup", str(out), *paths, "--params", str(tmp_path / "params.yaml")]
+    cli = [sys.executable, "-m", "emoscan.training.fit.soup", str(out), *paths, "--params", str(tmp_path / "params.yaml")]
     printed = run(cli).stdout
     assert f"{out}: soup of 3 networks, validation accuracy" in printed
     expected = warm_start(params["train"] | {"init_from": paths[0], "soup_with": paths[1:]},
@@ -136,7 +136,7 @@ def test_saved_soup_is_the_train_stages_soup_with_every_ingredients_provenance(t
     assert [i["path"] for i in origin["ingredients"]] == paths
     assert [i["provenance"] for i in origin["ingredients"]] == [None, None, {"device": "NVIDIA H200", "seed": 711}]
     assert origin["soup_batchnorm_images"] == 64 and 0.0 <= origin["val_accuracy"] <= 1.0
-    assert origin["command"].startswith("python -m emoscan.model.soup ") and paths[2] in origin["command"]
+    assert origin["command"].startswith("python -m emoscan.training.fit.soup ") and paths[2] in origin["command"]
 
     out.unlink()
     refused = run([*cli[:4], paths[0], *cli[-2:]], check=False)
@@ -145,7 +145,7 @@ def test_saved_soup_is_the_train_stages_soup_with_every_ingredients_provenance(t
 
 
 def test_a_saved_soups_training_curves_are_its_starting_points(tmp_path):
-    from emoscan.model.train import training_log_of
+    from emoscan.training.fit.train import training_log_of
 
     start, soup, plain = (str(tmp_path / f"{n}.keras") for n in ("start", "soup", "plain"))
     (tmp_path / "soup.json").write_text(json.dumps({"role": "soup", "init_from": start}))

@@ -12,9 +12,9 @@ import pytest
 import yaml
 from conftest import random_splits
 
-from emoscan.model.architectures import build_model
-from emoscan.model.evaluate import predict_probabilities
-from emoscan.model.recipe import soft_targets
+from emoscan.training.nets.architectures import build_model
+from emoscan.training.scoring import predict_probabilities
+from emoscan.training.fit.recipe import soft_targets
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +46,8 @@ def test_distillation_targets_mix_labels_with_the_teachers_flip_averaged_probabi
 
 
 def test_train_stage_fits_the_soft_targets_and_names_a_missing_teacher(tmp_path, arrays, monkeypatch, teacher):
-    from emoscan.config import ParamsError
-    from emoscan.model import train as train_module
+    from emoscan.settings import ParamsError
+    from emoscan.training.fit import train as train_module
 
     params = yaml.safe_load(open("params.yaml"))
     params["split"]["output_dir"] = str(arrays)
@@ -76,7 +76,7 @@ def test_train_stage_fits_the_soft_targets_and_names_a_missing_teacher(tmp_path,
 
 
 def test_augmenter_keeps_the_input_range_and_is_identity_at_inference():
-    from emoscan.model.augment import build_augmenter
+    from emoscan.training.nets.augment import build_augmenter
 
     cfg = yaml.safe_load(open("params.yaml"))["train"]["augment"] | {"random_erasing": 1.0}
     augment = build_augmenter(cfg, seed=1)
@@ -88,7 +88,7 @@ def test_augmenter_keeps_the_input_range_and_is_identity_at_inference():
 
 
 def test_budget_cosine_warms_up_then_anneals_to_zero_over_the_epochs_that_fit():
-    from emoscan.model.accelerated import BudgetCosine
+    from emoscan.training.fit.accelerated import BudgetCosine
 
     schedule = BudgetCosine(peak_lr=0.1, max_epochs=10, warmup_epochs=2, budget_s=60, started=0.0)
     assert [round(schedule.learning_rate(e), 4) for e in (0, 1)] == [0.05, 0.1]
@@ -101,8 +101,8 @@ def test_budget_cosine_warms_up_then_anneals_to_zero_over_the_epochs_that_fit():
 
 @pytest.mark.slow
 def test_accelerated_trainer_fits_members_and_a_distilled_student_within_budget(tmp_path, arrays):
-    from emoscan.config import ParamsError
-    from emoscan.model.accelerated import fit, student_teachers
+    from emoscan.settings import ParamsError
+    from emoscan.training.fit.accelerated import fit, student_teachers
 
     params = yaml.safe_load(open("params.yaml"))
     params["accelerated"] = {
@@ -144,7 +144,7 @@ def test_accelerated_trainer_fits_members_and_a_distilled_student_within_budget(
 
 
 def test_fused_affine_resampling_matches_known_transforms():
-    from emoscan.model.fused_affine import affine_resample
+    from emoscan.training.nets.affine import affine_resample
 
     rng = np.random.default_rng(4)
     x = rng.random((3, 48, 48, 1), dtype=np.float32)
@@ -165,7 +165,7 @@ def test_fused_affine_resampling_matches_known_transforms():
 
 
 def test_fused_augmenter_is_random_in_range_and_identity_at_inference():
-    from emoscan.model.fused_affine import build_fused_augmenter
+    from emoscan.training.nets.augment import build_fused_augmenter
 
     cfg = yaml.safe_load(open("params.yaml"))["train"]["augment"]
     augment = build_fused_augmenter(cfg, seed=5)
@@ -179,7 +179,7 @@ def test_fused_augmenter_is_random_in_range_and_identity_at_inference():
 def test_train_stage_batches_resample_once_with_fused_affine():
     """The train stage's tf.data batches: four Keras resamplings blur a face far more than one
     fused resampling (mean horizontal gradient of noise images), so `fused_affine` must reach them."""
-    from emoscan.model.augment import make_dataset
+    from emoscan.training.nets.augment import make_dataset
 
     cfg = yaml.safe_load(open("params.yaml"))["train"]["augment"] | {"random_erasing": 0.0, "horizontal_flip": False}
     assert cfg["fused_affine"] is True, "params.yaml trains with one resampling"
@@ -195,7 +195,7 @@ def test_train_stage_batches_resample_once_with_fused_affine():
 
 
 def test_augmenter_with_every_transform_off_is_the_identity():
-    from emoscan.model.augment import build_training_augmenter
+    from emoscan.training.nets.augment import build_training_augmenter
 
     off = {"rotation": 0.0, "shear": 0.0, "zoom": 0.0, "shift": 0.0, "horizontal_flip": False, "random_erasing": 0.0}
     x = np.random.default_rng(7).random((4, 48, 48, 1), dtype=np.float32)
@@ -205,8 +205,8 @@ def test_augmenter_with_every_transform_off_is_the_identity():
 
 
 def test_train_params_need_the_fused_affine_choice():
-    from emoscan.config import ParamsError
-    from emoscan.model.recipe import check_train_params
+    from emoscan.settings import ParamsError
+    from emoscan.training.fit.recipe import check_train_params
 
     cfg = yaml.safe_load(open("params.yaml"))["train"]
     check_train_params(cfg)
@@ -216,7 +216,7 @@ def test_train_params_need_the_fused_affine_choice():
 
 
 def test_budget_cosine_lowers_the_epoch_count_when_epochs_slow_down(monkeypatch):
-    from emoscan.model import accelerated
+    from emoscan.training.fit import accelerated
 
     clock = {"now": 0.0}
     monkeypatch.setattr(accelerated.time, "time", lambda: clock["now"])
@@ -243,8 +243,8 @@ def test_budget_cosine_lowers_the_epoch_count_when_epochs_slow_down(monkeypatch)
 
 
 def test_online_distillation_loss_is_label_cross_entropy_plus_softened_kl_to_the_teacher():
-    from emoscan.model.accelerated import OnlineDistillation
-    from emoscan.model.recipe import prediction_accuracy
+    from emoscan.training.fit.accelerated import OnlineDistillation
+    from emoscan.training.fit.recipe import prediction_accuracy
 
     rng = np.random.default_rng(0)
     student, teacher = rng.dirichlet(np.ones(7), 5).astype("float32"), rng.dirichlet(np.ones(7), 5).astype("float32")
@@ -275,8 +275,8 @@ def test_online_distillation_loss_is_label_cross_entropy_plus_softened_kl_to_the
 
 
 def test_students_learn_from_listed_teachers_or_else_the_trained_members(tmp_path):
-    from emoscan.config import ParamsError
-    from emoscan.model.accelerated import student_teachers
+    from emoscan.settings import ParamsError
+    from emoscan.training.fit.accelerated import student_teachers
 
     (tmp_path / "m1.keras").write_bytes(b"stand-in")  # only the paths are read here
     acc = {"output_dir": str(tmp_path), "members": {"m1": {}, "m2": {}}, "teachers": []}
@@ -294,7 +294,7 @@ def test_students_learn_from_listed_teachers_or_else_the_trained_members(tmp_pat
 
 
 def test_mixup_mixes_each_image_and_its_target_with_the_same_partner_and_weight():
-    from emoscan.model.mixup import MixUp
+    from emoscan.training.nets.mixup import MixUp
 
     # image i is constant at value i / 10 and its target is class i, so a mixed target's weights
     # must rebuild the mixed image's value exactly
@@ -316,7 +316,7 @@ def test_mixup_mixes_each_image_and_its_target_with_the_same_partner_and_weight(
 
 
 def test_mixed_target_cross_entropy_scores_the_probabilities_against_the_packed_target():
-    from emoscan.model.mixup import MixedTargetCrossEntropy
+    from emoscan.training.nets.mixup import MixedTargetCrossEntropy
 
     rng = np.random.default_rng(1)
     probs, mixed = rng.dirichlet(np.ones(7), 4).astype("float32"), rng.dirichlet(np.ones(7), 4).astype("float32")
@@ -330,9 +330,9 @@ def test_mixed_target_cross_entropy_scores_the_probabilities_against_the_packed_
 
 @pytest.mark.slow
 def test_mixup_trains_in_both_trainers_and_saves_the_network_alone(tmp_path, arrays):
-    from emoscan.config import ParamsError
-    from emoscan.model import train as train_module
-    from emoscan.model.accelerated import fit
+    from emoscan.settings import ParamsError
+    from emoscan.training.fit import train as train_module
+    from emoscan.training.fit.accelerated import fit
 
     params = yaml.safe_load(open("params.yaml"))
     params["train"]["mixup_alpha"] = 0.4
@@ -365,8 +365,8 @@ def test_mixup_trains_in_both_trainers_and_saves_the_network_alone(tmp_path, arr
 
 
 def test_accelerated_runs_refuse_snapshots_and_do_not_inherit_the_train_stages():
-    from emoscan.config import ParamsError
-    from emoscan.model.accelerated import run_config
+    from emoscan.settings import ParamsError
+    from emoscan.training.fit.accelerated import run_config
 
     params = yaml.safe_load(open("params.yaml"))
     params["train"]["snapshots"] = True  # a CPU train-stage setting, like its ensemble_with and distill_from

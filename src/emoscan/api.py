@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
@@ -26,8 +25,8 @@ from emoscan.inference.bundle import ModelSource, model_at, resolve_model
 from emoscan.inference.classifier import EmotionClassifier
 from emoscan.inference.decode import ImageDecodeError, decode_upload
 from emoscan.inference.preprocess import crop_face, normalize, to_gray
-from emoscan.inference.settings import InferenceSettings, ServiceSettings, build_settings, load_settings
 from emoscan.inference.types import Box, Face
+from emoscan.settings import InferenceSettings, ServiceSettings, load_settings, with_overrides
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
@@ -42,16 +41,16 @@ class EmotionRecognizer:
     emotions with contempt); None picks what the service would serve
     (`MODEL_PATH`, else the champion in the BentoML store, else the model shipped in the
     repository). `settings`: overrides of the `inference` section of params.yaml, by name
-    (e.g. `min_face_size=40`, `tta="none"`); an unknown name or a bad value raises ValueError.
+    (e.g. `min_face_size=40`, `detector="yunet_n"`); an unknown name or a bad value raises ValueError.
     """
 
     def __init__(self, model: str | os.PathLike | None = None, **settings: Any) -> None:
-        inference, limits = load_settings()
-        self.settings: InferenceSettings = build_settings(
-            InferenceSettings, {**asdict(inference), **settings}, "settings") if settings else inference
-        self.limits: ServiceSettings = limits
+        loaded = load_settings()
+        self.settings: InferenceSettings = (with_overrides(loaded.inference, settings, "settings") if settings
+                                            else loaded.inference)
+        self.limits: ServiceSettings = loaded.service
         self.source: ModelSource = resolve_model() if model is None else model_at(model, "model")
-        classifier = EmotionClassifier(self.source.path, self.settings.classifier_threads, self.settings.tta)
+        classifier = EmotionClassifier(self.source.path, self.settings.classifier_threads)
         #: the detector + classifier behind every method, for frame-level work (live mode, callbacks)
         self.analyzer = FaceAnalyzer(classifier, self.settings)
 

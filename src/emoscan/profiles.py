@@ -1,6 +1,12 @@
-"""Params profiles: overlay a partial params file (e.g. profiles/smoke.yaml) onto params.yaml.
+"""Params profiles: a partial params file (e.g. profiles/smoke.yaml) laid over params.yaml.
 
-Usage: python -m emoscan.profiles PROFILE.yaml [--params params.yaml]
+    python -m emoscan.profiles --exp-run profiles/smoke.yaml [-- DVC ARGS]   # a DVC experiment
+    python -m emoscan.profiles PROFILE.yaml [--params params.yaml]           # rewrite params.yaml
+
+`--exp-run` hands the profile to DVC as `dvc exp run -S key=value ...` (DVC's own Hydra
+overrides): the workspace's params.yaml gets the profile's values, the pipeline runs, and `dvc exp
+show` lists the experiment beside the others. Profiles for the JAX trainer, which DVC does not
+run, are applied by rewriting params.yaml (`git checkout params.yaml` undoes it).
 
 A profile's mappings merge key by key into params.yaml's, and a key params.yaml lacks is an error,
 so that a typo cannot pass silently. A value tagged `!replace` takes the place of params.yaml's
@@ -12,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import io
+import shlex
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -76,12 +84,57 @@ def apply_profile(profile: Path, params: Path = Path("params.yaml")) -> dict[str
     return merged
 
 
+def _hydra_value(value: Any) -> str:
+    """`value` in Hydra's override grammar (what `dvc exp run -S key=VALUE` parses)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return value if value and all(c.isalnum() or c in "_./-" for c in value) else "'" + value.replace("'", "\\'") + "'"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k}:{_hydra_value(v)}" for k, v in value.items()) + "}"
+    return "[" + ",".join(_hydra_value(v) for v in value) + "]"
+
+
+def set_params(profile: Path, params: Path = Path("params.yaml")) -> list[str]:
+    """The profile as `dvc exp run` arguments (`-S key=value` each), checked against `params`:
+    a mapping merges key by key, a value tagged `!replace` is deleted and set whole."""
+    overlay = _round_trip().load(profile.read_text()) or {}
+    if not isinstance(overlay, dict):
+        raise ProfileError(f"{profile}: expected a mapping of params.yaml sections, got {type(overlay).__name__}")
+    base = _round_trip().load(params.read_text())
+    args: list[str] = []
+
+    def walk(base_map: dict, overlay_map: dict, where: str) -> None:
+        for key, value in overlay_map.items():
+            name = f"{where}{key}"
+            if key not in base_map:
+                raise ProfileError(f"profile key {name!r} is not in {params}")
+            if isinstance(value, dict) and isinstance(base_map[key], dict) and not _replaces(value):
+                walk(base_map[key], value, f"{name}.")
+            elif _replaces(value):
+                args.extend(["-S", f"~{name}", "-S", f"+{name}={_hydra_value(_untagged(value))}"])
+            else:
+                args.extend(["-S", f"{name}={_hydra_value(value)}"])
+
+    walk(base, overlay, "")
+    return args
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("profile", type=Path)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    args = parser.parse_args()
+    parser.add_argument("--exp-run", action="store_true", help="run the pipeline as `dvc exp run -S ...`")
+    args, dvc_args = parser.parse_known_args()
     try:
+        if args.exp_run:
+            command = ["dvc", "exp", "run", *set_params(args.profile, args.params), *dvc_args]
+            print(shlex.join(command), flush=True)
+            raise SystemExit(subprocess.call(command))
         apply_profile(args.profile, args.params)
     except ProfileError as err:
         raise SystemExit(f"emoscan.profiles: {err}") from None

@@ -8,7 +8,7 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
 for package in vega@5.33.1 vega-lite@5.23.0 vega-embed@6.29.0; do
-  npm pack --silent "$package" >/dev/null
+  npm pack --loglevel=error "$package" >/dev/null
 done
 for archive in *.tgz; do mkdir "${archive%.tgz}"; tar xzf "$archive" -C "${archive%.tgz}" --strip-components 1; done
 {

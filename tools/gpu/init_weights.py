@@ -1,14 +1,10 @@
-"""Warm starts for a GPU machine: the `.keras` files that params.yaml's accelerated runs name
-in `init_from`, packed as float16 arrays plus the model config (half the bytes of the float32
-`.keras` file; a small GPU job may carry 64 MiB with the working tree, the split arrays take 49 MB of
-it), and unpacked there into the `.keras` files the runs name.
+"""Networks copied to and from a GPU machine as float16 arrays plus the model config: half the
+bytes of a float32 `.keras` file (a width-2.0 network: 21 MB as `.keras`).
 
-    python tools/gpu/init_weights.py pack   [--params params.yaml] [--dir .gpu/init]   # here
-    python tools/gpu/init_weights.py unpack [--dir .gpu/init]                          # on the device
-    python tools/gpu/init_weights.py unpack --dir DIR --to DIR    # here: networks brought back, kept apart
-
-The same format brings the trained networks back (`pack --files`): a GPU job may return at most
-16 MiB per file and 64 MiB in all, and a width-2.0 network is 21 MB as a float32 `.keras` file.
+    python tools/gpu/init_weights.py pack   [--params params.yaml] [--dir .gpu/init]   # the runs' warm starts
+    python tools/gpu/init_weights.py unpack [--dir .gpu/init]                          # on the GPU machine
+    python tools/gpu/init_weights.py pack --dir DIR --files models/accelerated/*.keras  # trained networks
+    python tools/gpu/init_weights.py unpack --dir DIR --to DIR    # back here, kept apart from the tracked ones
 """
 
 from __future__ import annotations

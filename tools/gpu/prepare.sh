@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
-# Pack what a GPU machine (PyTorch and JAX, no TensorFlow, no network) needs to run
-# `emoscan.model.accelerated`: the split arrays, xz-compressed, the runs' warm starts, and the Keras 3
-# wheels for its Python.
-#   tools/gpu/prepare.sh            # after `dvc repro split`; writes .gpu/ and .whl/ (both git-ignored)
-# Then run `bash tools/gpu/on_device.sh [seconds] [accelerated args...]` there, carrying .gpu and .whl
-# (about 49 MB of arrays: a small GPU job may carry 64 MiB with the working tree, so hide the committed
-# networks for the call: tools/gpu/device_copy.sh hide, then restore).
+# Pack what a GPU machine without TensorFlow or internet access (JAX installed) needs to run
+# `emoscan.training.fit.accelerated`: the split arrays, xz-compressed; the warm starts that the runs
+# name in init_from, as float16 arrays (tools/gpu/init_weights.py: half the bytes to copy); and the
+# Keras wheels for the machine's Python.
+#   tools/gpu/prepare.sh            # after `dvc repro dvc.yaml:split`; writes .gpu/ and .whl/ (git-ignored)
+# Copy the repository with .gpu/ and .whl/ to the machine and run `bash tools/gpu/train.sh` there.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DEVICE_PYTHON=${DEVICE_PYTHON:-3.12}

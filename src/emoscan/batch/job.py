@@ -22,7 +22,7 @@ from tqdm import tqdm
 from emoscan.batch.inputs import InputFile, collect_inputs, describe
 from emoscan.batch.sink import ResultSink
 from emoscan.batch.worker import FileAnalyzer
-from emoscan.inference.settings import load_batch_settings
+from emoscan.settings import load_settings
 
 
 @dataclass
@@ -56,7 +56,7 @@ def run_batch(inputs: list[str] | tuple[str, ...], output: str | os.PathLike, *,
     `emoscan.batch.sink`). Files already in `output` with the same content are skipped. Defaults
     come from the `batch` section of params.yaml; `settings` overrides the `inference` section, as
     `EmotionRecognizer(**settings)` does. Ctrl-C stops the job with the output readable."""
-    config = load_batch_settings()
+    config = load_settings().batch
     fmt = output_format or config.output_format
     sink = ResultSink(output, fmt)
     files = [describe(path) for path in collect_inputs(inputs)]

@@ -10,7 +10,7 @@ import cv2
 from emoscan.api import EmotionRecognizer
 from emoscan.inference.analyzer import FaceAnalyzer
 from emoscan.inference.bundle import SHIPPED_MODELS
-from emoscan.inference.settings import load_settings
+from emoscan.settings import load_settings
 
 
 class CliError(Exception):
@@ -34,8 +34,8 @@ def load_analyzer(model: str | None, live: bool = False) -> FaceAnalyzer:
     detects on frames downscaled to `inference.live_detection_max_side`."""
     if not live:
         return load_recognizer(model).analyzer
-    settings, _ = load_settings()
-    return load_recognizer(model, detection_max_side=settings.live_detection_max_side).analyzer
+    live_side = load_settings().inference.live_detection_max_side
+    return load_recognizer(model, detection_max_side=live_side).analyzer
 
 
 def require_file(path: str) -> Path:

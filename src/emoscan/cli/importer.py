@@ -27,9 +27,9 @@ def import_champion(params_path: str) -> str:
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    from emoscan.config import load_params
-    from emoscan.model.registry import SERVING_ARTIFACTS
-    from emoscan.model.tracking import setup_tracking
+    from emoscan.settings import load_params
+    from emoscan.training.release.registry import SERVING_ARTIFACTS
+    from emoscan.training.tracking import setup_tracking
 
     params = load_params(params_path)
     setup_tracking(params["mlflow"])

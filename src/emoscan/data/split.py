@@ -19,7 +19,7 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
 from emoscan.labels import CLASSES
-from emoscan.config import ParamsError, require
+from emoscan.settings import ParamsError, require
 from emoscan.data import IMAGE_EXTENSIONS, SPLITS
 
 MANIFEST_COLUMNS = ["path", "split", "label", "hash", "height", "width", "channels", "decodes", "error"]

@@ -22,7 +22,7 @@ import pandas as pd
 from great_expectations.checkpoint import UpdateDataDocsAction
 
 from emoscan.labels import CLASSES
-from emoscan.config import require
+from emoscan.settings import require
 
 log = logging.getLogger(__name__)
 

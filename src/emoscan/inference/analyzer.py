@@ -15,7 +15,7 @@ import numpy as np
 from emoscan.inference.classifier import EmotionClassifier
 from emoscan.inference.detectors import make_detector
 from emoscan.inference.preprocess import faces_to_batch, to_gray
-from emoscan.inference.settings import InferenceSettings
+from emoscan.settings import InferenceSettings
 from emoscan.inference.types import Box, Face
 
 

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from emoscan.inference.settings import PROJECT_ROOT
+from emoscan.settings import PROJECT_ROOT
 
 SHIPPED_MODEL_DIR = PROJECT_ROOT / "models" / "emoscan-fer2013"
 BENTO_MODEL_NAME = "emoscan-fer2013"

@@ -44,8 +44,9 @@ def apply_class_offsets(probs: np.ndarray, offsets: np.ndarray | None) -> np.nda
 class EmotionClassifier:
     """Batch classifier: (N, 48, 48, 1) float32 in [0, 1] -> (N, classes) probabilities (the classes
     of the bundle's labels.json, FER-2013's seven without one), with the
-    test-time augmentation named in the bundle's preprocessing.json (none when absent), unless
-    `tta` overrides it ("bundle" or None keeps the bundle's), then the bundle's class offsets
+    test-time augmentation named in the bundle's preprocessing.json (none when absent; the export
+    stage writes `export.tta` there), unless `tta` ("none" or "flip") overrides it for a measurement
+    (the evaluate stage scores both), then the bundle's class offsets
     (`class_log_offsets`, fitted on the validation split by the export stage) unless
     `calibrated` is False."""
 
@@ -66,9 +67,9 @@ class EmotionClassifier:
         self.tta = spec.get("test_time_augmentation", "none")
         if self.tta not in TTA_MODES:
             raise ModelBundleError(f"{spec_file}: unknown test_time_augmentation {self.tta!r}, expected one of {TTA_MODES}")
-        if tta not in (None, "bundle"):
+        if tta is not None:
             if tta not in TTA_MODES:
-                raise ValueError(f"test-time augmentation {tta!r}: expected 'bundle' or one of {TTA_MODES}")
+                raise ValueError(f"test-time augmentation {tta!r}: expected one of {TTA_MODES}")
             self.tta = tta
         offsets = spec.get("class_log_offsets")
         if offsets is not None and (not isinstance(offsets, list) or len(offsets) != len(self.labels)):

@@ -1,4 +1,4 @@
-"""Face crop -> network input. The same scaling as training (`emoscan.model.augment.make_dataset`):
+"""Face crop -> network input. The same scaling as training (`emoscan.training.nets.augment.make_dataset`):
 48x48 grayscale, float32 in [0, 1], NHWC."""
 
 from __future__ import annotations

@@ -24,21 +24,17 @@ from starlette.middleware.cors import CORSMiddleware
 from pydantic import Field
 
 from emoscan import __version__
-from emoscan.inference.analyzer import FaceAnalyzer, VideoDecodeError
-from emoscan.inference.bundle import resolve_model
-from emoscan.inference.classifier import EmotionClassifier
-from emoscan.inference.settings import asdict, load_settings
+from emoscan.api import EmotionRecognizer
+from emoscan.inference.analyzer import VideoDecodeError
 from emoscan.inference.decode import ImageDecodeError, decode_upload, is_still_image
 from emoscan.service.auth import ApiKeyMiddleware, configured_keys
-from emoscan.service.limits import LimitsMiddleware
+from emoscan.service.limits import ServiceLimitsMiddleware
 from emoscan.service.openapi import OpenApiErrorsMiddleware
 from emoscan.service.schemas import DetectResponse, ErrorResponse, VideoResponse
 from emoscan.service.timing import ServerTimingMiddleware
 
 DEBUG = os.environ.get("DEBUG", "0").lower() in ("1", "true", "yes")
 CORS_ORIGINS = [o.strip() for o in os.environ.get("EMOSCAN_CORS_ORIGINS", "").split(",") if o.strip()]
-INFERENCE, LIMITS = load_settings()
-MB = 1_000_000
 log = logging.getLogger("emoscan.service")
 log.setLevel(logging.DEBUG if DEBUG else logging.INFO)
 
@@ -65,18 +61,18 @@ def _error(ctx: bentoml.Context, status: int, message: str) -> dict:
     return ErrorResponse(error=message).model_dump()
 
 
-def parse_frame_rate(value: Any) -> float:
-    """The `frame_rate` form field: analysis frames per second, default and maximum from params."""
+def parse_frame_rate(value: Any, default: float, maximum: float) -> float:
+    """The `frame_rate` form field: analysed frames per second, `default` when absent, at most `maximum`."""
     if value is None or str(value).strip() == "":
-        return LIMITS.default_frame_rate
+        return default
     try:
         if isinstance(value, bool):
             raise ValueError
         rate = float(value)
     except (TypeError, ValueError):
         raise ValueError(f"frame_rate must be a number, got {value!r}") from None
-    if not 0 < rate <= LIMITS.max_frame_rate:
-        raise ValueError(f"frame_rate must be > 0 and <= {LIMITS.max_frame_rate:g}, got {value!r}")
+    if not 0 < rate <= maximum:
+        raise ValueError(f"frame_rate must be > 0 and <= {maximum:g}, got {value!r}")
     return rate
 
 
@@ -92,9 +88,10 @@ class Emoscan:
     """Finds every face in an image or video and reads its expression."""
 
     def __init__(self) -> None:
-        self.source = resolve_model()
-        self.classifier = EmotionClassifier(self.source.path, INFERENCE.classifier_threads, INFERENCE.tta)
-        self.analyzer = FaceAnalyzer(self.classifier, INFERENCE)
+        # the model (MODEL_PATH, the store's champion, or the shipped bundle) and params.yaml's knobs,
+        # chosen as the Python API and the CLI choose them
+        self.recognizer = EmotionRecognizer()
+        self.source, self.analyzer, self.limits = self.recognizer.source, self.recognizer.analyzer, self.recognizer.limits
         log.info("emoscan %s serving %s (%s) from %s", __version__, self.source.name, self.source.origin,
                  self.source.path)
 
@@ -107,7 +104,7 @@ class Emoscan:
         if len(image) > 1:
             return _error(ctx, 400, "Upload one image per request")
         try:
-            pixels = decode_upload(image[0].read_bytes(), LIMITS.max_image_pixels)
+            pixels = decode_upload(image[0].read_bytes(), self.limits.max_image_pixels)
         except ImageDecodeError as exc:
             return _error(ctx, exc.status, str(exc))
         faces = self.analyzer.analyze_image(pixels)
@@ -133,7 +130,7 @@ class Emoscan:
             return _error(ctx, 400, "Upload one video per request")
         video = video[0]
         try:
-            rate = parse_frame_rate(frame_rate)
+            rate = parse_frame_rate(frame_rate, self.limits.default_frame_rate, self.limits.max_frame_rate)
         except ValueError as exc:
             return _error(ctx, 400, str(exc))
         if Path(video).stat().st_size == 0:
@@ -141,7 +138,7 @@ class Emoscan:
         if is_still_image(video):
             return _error(ctx, 415, "This is a still image, not a video: send images to /detect")
         try:
-            analysis = self.analyzer.analyze_video(str(video), rate, LIMITS.max_video_frames_analysed)
+            analysis = self.analyzer.analyze_video(str(video), rate, self.limits.max_video_frames_analysed)
         except VideoDecodeError:
             return _error(ctx, 415, "Not a decodable video: upload an MP4, AVI, MOV, MKV or WebM file")
         body = analysis.to_dict()
@@ -151,29 +148,26 @@ class Emoscan:
     @info_app.get("/metadata")
     def metadata(self) -> dict:
         """Model, classes, face detector and limits."""
+        classifier, inference = self.analyzer.classifier, self.recognizer.settings
         return {
             "service": "emoscan", "version": __version__,
             "model": {"name": self.source.name, "version": self.source.version, "origin": self.source.origin,
-                      "path": str(self.source.path), "test_time_augmentation": self.classifier.tta,
-                      "quantization": self.classifier.quantization,
-                      "class_offsets": None if self.classifier.class_offsets is None
-                      else dict(zip(self.analyzer.labels, self.classifier.class_offsets.tolist()))},
+                      "path": str(self.source.path), "test_time_augmentation": classifier.tta,
+                      "quantization": classifier.quantization,
+                      "class_offsets": None if classifier.class_offsets is None
+                      else dict(zip(self.analyzer.labels, classifier.class_offsets.tolist()))},
             "classes": list(self.analyzer.labels),
-            "face_detector": {"name": self.analyzer.detector.name, "score_threshold": INFERENCE.score_threshold,
-                              "min_face_size": INFERENCE.min_face_size},
-            "limits": asdict(LIMITS),
-            "inference": asdict(INFERENCE),
+            "face_detector": {"name": self.analyzer.detector.name, "score_threshold": inference.score_threshold,
+                              "min_face_size": inference.min_face_size},
+            "limits": self.limits.model_dump(),
+            "inference": inference.model_dump(),
         }
 
 
 # added last, runs first: a request without a valid key is refused before any limit is counted
 Emoscan.add_asgi_middleware(ServerTimingMiddleware)
 Emoscan.add_asgi_middleware(OpenApiErrorsMiddleware, with_keys=bool(configured_keys()))
-Emoscan.add_asgi_middleware(LimitsMiddleware, routes={
-    "/detect": (int(LIMITS.max_image_mb * MB), LIMITS.rate_limit_detect_per_min, "Image", {"image": "file"}),
-    "/detect-video": (int(LIMITS.max_video_mb * MB), LIMITS.rate_limit_video_per_min, "Video",
-                      {"video": "file", "frame_rate": "value"}),
-}, storage=LIMITS.rate_limit_storage, idle_seconds=LIMITS.upload_idle_seconds)
+Emoscan.add_asgi_middleware(ServiceLimitsMiddleware)  # the `service` section of params.yaml, read at start-up
 Emoscan.add_asgi_middleware(ApiKeyMiddleware, keys=configured_keys())
 if CORS_ORIGINS:  # the origins whose web pages may call the API from a browser
     Emoscan.add_asgi_middleware(CORSMiddleware, allow_origins=CORS_ORIGINS, allow_methods=["GET", "POST"],

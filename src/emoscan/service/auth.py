@@ -12,7 +12,7 @@ import hmac
 import os
 from pathlib import Path
 
-from emoscan.service.limits import send_json
+from emoscan.service.responses import send_json
 
 #: paths open without a key: probes, Prometheus, the OpenAPI page that documents the keys, and the
 #: web page, which asks for a key when the API answers 401

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import math
 import tempfile
 import time
@@ -20,6 +19,10 @@ from limits import RateLimitItemPerMinute
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
+
+from emoscan.service.auth import presented_key
+from emoscan.service.responses import send_json
+from emoscan.settings import ServiceSettings, load_settings
 
 
 class RateLimiter:
@@ -38,15 +41,6 @@ class RateLimiter:
             return 0.0
         reset = self.limiter.get_window_stats(self.item, self.namespace, key).reset_time
         return max(1.0, reset - time.time())
-
-
-async def send_json(send, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
-    """Send a complete JSON response on a raw ASGI channel."""
-    payload = json.dumps(body).encode()
-    raw_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
-    raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
-    await send({"type": "http.response.body", "body": payload})
 
 
 SPOOL_BYTES = 2 * 1024 * 1024
@@ -117,8 +111,6 @@ class FormFieldCheck:
 def client_id(scope, headers: dict[bytes, bytes]) -> str:
     """Who a rate limit counts: the API key's digest when the request carries one (so one key's
     limit holds from any address), else the client address."""
-    from emoscan.service.auth import presented_key
-
     key = presented_key(headers)
     if key:
         return "key:" + hashlib.sha256(key.encode()).hexdigest()[:16]
@@ -201,3 +193,25 @@ class LimitsMiddleware:
                 return {"type": "http.request", "body": chunk, "more_body": not replayed}
 
             await self.app(scope, replay, send)
+
+
+MB = 1_000_000
+
+
+def service_routes(limits: ServiceSettings) -> dict[str, tuple[int, int, str, dict[str, str]]]:
+    """LimitsMiddleware's routes for the service's two upload endpoints, from the `service` settings."""
+    return {
+        "/detect": (int(limits.max_image_mb * MB), limits.rate_limit_detect_per_min, "Image", {"image": "file"}),
+        "/detect-video": (int(limits.max_video_mb * MB), limits.rate_limit_video_per_min, "Video",
+                          {"video": "file", "frame_rate": "value"}),
+    }
+
+
+class ServiceLimitsMiddleware(LimitsMiddleware):
+    """LimitsMiddleware for /detect and /detect-video with the `service` section of params.yaml,
+    read when the server builds its app (in each worker), not when the module is imported."""
+
+    def __init__(self, app) -> None:
+        limits = load_settings().service
+        super().__init__(app, service_routes(limits), storage=limits.rate_limit_storage,
+                         idle_seconds=limits.upload_idle_seconds)

@@ -1,1 +1,0 @@
-"""Model half of the pipeline: architectures, augmentation, training, evaluation, export, registry."""

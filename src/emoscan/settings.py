@@ -1,0 +1,203 @@
+"""params.yaml, read and checked in one place: the pipeline's stages, the service, the CLI, the
+Python API and the batch job all take their knobs from here, and each knob's value is written once,
+in params.yaml (with a comment saying what it does).
+
+- `load_params(path)`: the whole file as a dict for the DVC stages (a file with `base: OTHER.yaml`
+  holds only what differs, as ferplus/params.yaml); each stage checks its section with `require`.
+- `load_settings(path)`: the run-time sections (`inference`, `service`, `batch`) as typed,
+  validated, frozen pydantic models.
+
+Which file: `$EMOSCAN_PARAMS`, else the project's own params.yaml (a checkout or a bento), else the
+copy a wheel installs under `<prefix>/share/emoscan/`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+#: The repository root in a checkout or a bento (`src/emoscan/settings.py` -> root).
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+#: Where a wheel installs params.yaml (pyproject's data-files).
+INSTALLED_PARAMS = Path(sys.prefix) / "share" / "emoscan" / "params.yaml"
+
+
+class ParamsError(ValueError):
+    """A params.yaml value is missing or invalid; the message names the key."""
+
+
+def merged(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `overrides` laid over it, section by section (nested dicts merged, others replaced)."""
+    out = dict(base)
+    for key, value in overrides.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def read_params(path: str | Path) -> dict[str, Any]:
+    """A params file as a dict; a file with `base: OTHER.yaml` (relative to it) holds only the keys
+    that differ from OTHER, e.g. the FER+ pipeline's over the FER-2013 one's."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(f"params file not found: {path}")
+    params = yaml.safe_load(path.read_text()) or {}
+    base = params.pop("base", None)
+    return merged(read_params(path.parent / base), params) if base else params
+
+
+def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
+    """Read params.yaml (or another pipeline's params file) and check the keys shared by all stages."""
+    params = read_params(path)
+    classes = params.get("classes")
+    if (not isinstance(classes, list) or len(classes) < 2 or len(set(classes)) != len(classes)
+            or not all(isinstance(c, str) and c for c in classes)):
+        raise ParamsError(f"classes: expected a list of at least two distinct class names, got {classes!r}")
+    if params.get("image_size") != 48:
+        raise ParamsError(f"image_size: FER-2013 images are 48x48, got {params.get('image_size')!r}")
+    return params
+
+
+def labels_of(params: dict[str, Any]) -> str:
+    """The label set a pipeline reads: `data.labels` (fer2013 | ferplus), FER-2013 when unset."""
+    labels = (params.get("data") or {}).get("labels", "fer2013")
+    if labels not in ("fer2013", "ferplus"):
+        raise ParamsError(f"data.labels: expected fer2013 or ferplus, got {labels!r}")
+    return labels
+
+
+def section(params: dict[str, Any], name: str) -> dict[str, Any]:
+    """Return one section of the params, with a clear error if it is absent."""
+    value = params.get(name)
+    if not isinstance(value, dict):
+        raise ParamsError(f"{name}: section missing from params.yaml")
+    return value
+
+
+def require(cfg: dict[str, Any], key: str, kind: type | tuple[type, ...], *, where: str,
+            choices: tuple | None = None, low: float | None = None, high: float | None = None) -> Any:
+    """Fetch `cfg[key]` and check its type, allowed values and range."""
+    name = f"{where}.{key}"
+    if key not in cfg:
+        raise ParamsError(f"{name}: missing")
+    value = cfg[key]
+    if isinstance(value, bool) and kind in (int, float, (int, float)):
+        raise ParamsError(f"{name}: expected a number, got {value!r}")
+    if not isinstance(value, kind):
+        raise ParamsError(f"{name}: expected {getattr(kind, '__name__', kind)}, got {value!r}")
+    if choices is not None and value not in choices:
+        raise ParamsError(f"{name}: expected one of {list(choices)}, got {value!r}")
+    if low is not None and value < low or high is not None and value > high:
+        raise ParamsError(f"{name}: expected a value in [{low}, {high}], got {value!r}")
+    return value
+
+
+# --- run-time settings: typed, validated, frozen ---------------------------------------------------
+
+#: The face detectors of emoscan.inference.detectors, by name (its BACKENDS has one entry per name).
+DetectorName = Literal["yunet_s", "yunet_n", "yuface"]
+
+
+class _Section(BaseModel):
+    # strict: "5" or True is not a number; extra: a misspelt key is an error, not ignored
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class InferenceSettings(_Section):
+    """Face detection and classification (the `inference` section)."""
+
+    detector: DetectorName
+    score_threshold: float = Field(ge=0, le=1)
+    min_face_size: int = Field(ge=0)
+    detection_max_side: int = Field(ge=0)
+    live_detection_max_side: int = Field(ge=0)
+    face_crop_scale: float = Field(gt=0)
+    face_align_degrees: float = Field(ge=0)
+    detector_threads: int = Field(ge=0)
+    classifier_threads: int = Field(ge=0)
+    max_faces: int = Field(ge=0)
+    smoothing_window: int = Field(ge=0)
+    track_iou: float = Field(ge=0, le=1)
+
+
+class ServiceSettings(_Section):
+    """The HTTP service's limits (the `service` section)."""
+
+    max_image_mb: float = Field(ge=0)
+    max_video_mb: float = Field(ge=0)
+    max_image_pixels: int = Field(ge=0)
+    max_video_frames_analysed: int = Field(ge=0)
+    rate_limit_detect_per_min: int = Field(ge=0)
+    rate_limit_video_per_min: int = Field(ge=0)
+    rate_limit_storage: str = Field(pattern=r"^[a-z+]+://")
+    default_frame_rate: float = Field(ge=0)
+    max_frame_rate: float = Field(ge=0)
+    upload_idle_seconds: float = Field(gt=0)
+
+
+class BatchSettings(_Section):
+    """`emoscan batch` (the `batch` section)."""
+
+    frame_rate: float = Field(gt=0)
+    files_per_task: int = Field(gt=0)
+    workers: int = Field(ge=0)
+    files_per_part: int = Field(gt=0)
+    max_video_frames: int = Field(ge=0)
+    output_format: Literal["parquet", "csv"]
+
+
+class Settings(_Section):
+    """The run-time sections of params.yaml."""
+
+    inference: InferenceSettings
+    service: ServiceSettings
+    batch: BatchSettings
+
+
+def params_path() -> Path:
+    """The params.yaml run-time settings come from: $EMOSCAN_PARAMS, else the project's own, else
+    the installed copy."""
+    if "EMOSCAN_PARAMS" in os.environ:
+        return Path(os.environ["EMOSCAN_PARAMS"])
+    local = PROJECT_ROOT / "params.yaml"
+    return local if local.is_file() or not INSTALLED_PARAMS.is_file() else INSTALLED_PARAMS
+
+
+def _first_error(exc: ValidationError, where: str) -> str:
+    """pydantic's first error as one line: the key, what was expected, what was given."""
+    error = exc.errors()[0]
+    key = ".".join(part for part in [where, *(str(p) for p in error["loc"])] if part)
+    kind, ctx = error["type"], error.get("ctx") or {}
+    expected = {
+        "extra_forbidden": "unknown key", "missing": "missing",
+        "greater_than": f"expected a number above {ctx.get('gt')}",
+        "greater_than_equal": f"expected a number of at least {ctx.get('ge')}",
+        "less_than_equal": f"expected a number of at most {ctx.get('le')}",
+        "literal_error": f"expected one of {ctx.get('expected')}",
+        "int_type": "expected a whole number", "float_type": "expected a number",
+        "string_pattern_mismatch": "expected a storage URI (memory://, redis://host:6379)",
+    }.get(kind, error["msg"].lower())
+    return f"{key}: {expected}" if kind in ("extra_forbidden", "missing") else f"{key}: {expected}, got {error.get('input')!r}"
+
+
+def validated(model: type[_Section], values: dict[str, Any], where: str) -> Any:
+    """`model` built from `values`; a ParamsError naming `where` and the key for a bad value."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise ParamsError(_first_error(exc, where)) from None
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """The `inference`, `service` and `batch` sections of params.yaml (see params_path), checked."""
+    params = read_params(path or params_path())
+    return validated(Settings, {name: params.get(name) for name in ("inference", "service", "batch")}, "")
+
+
+def with_overrides(settings: _Section, overrides: dict[str, Any], where: str) -> Any:
+    """A copy of `settings` with `overrides` applied by name, every value checked again."""
+    return validated(type(settings), {**settings.model_dump(), **overrides}, where)

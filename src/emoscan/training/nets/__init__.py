@@ -1,0 +1,1 @@
+"""Networks: architectures, training augmentation, mixup and class-mapped warm starts."""

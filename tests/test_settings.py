@@ -1,0 +1,72 @@
+"""emoscan.settings: the one reader of params.yaml (typed run-time sections, the pipeline's dict)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+import emoscan.settings as settings_module
+from conftest import REPO
+from emoscan.settings import ParamsError, load_params, load_settings, params_path, with_overrides
+
+
+def test_the_project_params_are_valid_for_every_part():
+    settings = load_settings(REPO / "params.yaml")
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    # the values come from params.yaml alone: nothing is defaulted in code
+    assert settings.inference.model_dump() == raw["inference"]
+    assert settings.service.model_dump() == raw["service"]
+    assert settings.batch.model_dump() == raw["batch"]
+    ferplus = load_params(REPO / "ferplus/params.yaml")  # `base: ../params.yaml` laid under it
+    assert ferplus["inference"] == raw["inference"] and len(ferplus["classes"]) == 8
+
+
+@pytest.mark.parametrize("section, key, value, message", [
+    ("inference", "min_face_size", "24", "inference.min_face_size: expected a whole number, got '24'"),
+    ("inference", "min_face_size", True, "inference.min_face_size: expected a whole number"),
+    ("inference", "score_threshold", 1.5, "inference.score_threshold: expected a number of at most 1"),
+    ("inference", "detector", "haar", "inference.detector: expected one of"),
+    ("inference", "colour", True, "inference.colour: unknown key"),
+    ("service", "rate_limit_storage", "redis", "service.rate_limit_storage: expected a storage URI"),
+    ("batch", "output_format", "xlsx", "batch.output_format: expected one of"),
+    ("batch", "files_per_task", 0, "batch.files_per_task: expected a number above 0"),
+])
+def test_a_bad_value_names_its_key(tmp_path: Path, section: str, key: str, value, message: str):
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params[section][key] = value
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    with pytest.raises(ParamsError, match=message.replace(".", r"\.")):
+        load_settings(tmp_path / "params.yaml")
+
+
+def test_a_missing_key_is_an_error_not_a_default(tmp_path: Path):
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    del params["service"]["max_image_mb"]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    with pytest.raises(ParamsError, match=r"service\.max_image_mb: missing"):
+        load_settings(tmp_path / "params.yaml")
+
+
+def test_overrides_are_checked_and_settings_are_frozen():
+    inference = load_settings().inference
+    assert with_overrides(inference, {"min_face_size": 40}, "settings").min_face_size == 40
+    with pytest.raises(ParamsError, match=r"settings\.max_faces: expected a number of at least 0"):
+        with_overrides(inference, {"max_faces": -1}, "settings")
+    with pytest.raises(Exception):
+        inference.min_face_size = 1  # type: ignore[misc]
+
+
+def test_which_file_env_then_project_then_installed(tmp_path: Path, monkeypatch):
+    monkeypatch.delenv("EMOSCAN_PARAMS", raising=False)
+    assert params_path() == REPO / "params.yaml"
+    installed = tmp_path / "share/emoscan/params.yaml"
+    installed.parent.mkdir(parents=True)
+    installed.write_text((REPO / "params.yaml").read_text())
+    monkeypatch.setattr(settings_module, "PROJECT_ROOT", tmp_path / "site-packages")  # no checkout around
+    monkeypatch.setattr(settings_module, "INSTALLED_PARAMS", installed)
+    assert params_path() == installed
+    assert load_settings().service.max_image_mb == 10
+    monkeypatch.setenv("EMOSCAN_PARAMS", str(tmp_path / "mine.yaml"))
+    assert params_path() == tmp_path / "mine.yaml"
