@@ -12,7 +12,6 @@ import argparse
 import statistics
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ from _media import face_frame, write_video
 from emoscan.inference.analyzer import FaceAnalyzer
 from emoscan.inference.bundle import resolve_model
 from emoscan.inference.classifier import EmotionClassifier
-from emoscan.settings import load_settings
+from emoscan.settings import load_settings, with_overrides
 
 
 def timed(fn, repeat: int) -> list[float]:
@@ -39,13 +38,16 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--model", help="model bundle (default: MODEL_PATH or the shipped model)")
     parser.add_argument("--detector", help="face detector (default: inference.detector)")
+    parser.add_argument("--video-detectors", type=int, help="frames of a video detected at once (default: inference.video_detectors)")
     args = parser.parse_args()
     settings = load_settings().inference
     if args.detector:
-        settings = replace(settings, detector=args.detector)
+        settings = with_overrides(settings, {"detector": args.detector}, "--detector")
+    if args.video_detectors:
+        settings = with_overrides(settings, {"video_detectors": args.video_detectors}, "--video-detectors")
     path = Path(args.model) if args.model else resolve_model(use_bentoml_store=False).path
-    classifier = EmotionClassifier(path, settings.classifier_threads, settings.tta)
-    analyzer = FaceAnalyzer(classifier, replace(settings, detection_max_side=settings.live_detection_max_side))
+    classifier = EmotionClassifier(path, settings.classifier_threads)
+    analyzer = FaceAnalyzer(classifier, with_overrides(settings, {"detection_max_side": settings.live_detection_max_side}, "live"))
     files = FaceAnalyzer(classifier, settings)
     frame = face_frame()
     assert len(analyzer.analyze_image(frame)) == 1, "benchmark frame must hold one detected face"
@@ -71,8 +73,8 @@ def main() -> None:
           f"(p95 {1000 * np.percentile(full, 95):.2f} ms) -> {1 / statistics.median(full):.0f} frames/s")
     print(f"classifier (ONNX Runtime, {settings.classifier_threads} thread): batch 1 {ms(single):.3f} ms/face, "
           f"batch 64 {64 / statistics.median(batched):.0f} faces/s")
-    print(f"video file analysis (decode + detect at {settings.detection_max_side} px + classify every frame): "
-          f"{video_fps:.0f} frames/s")
+    print(f"video file analysis (decode + detect at {settings.detection_max_side} px + classify every frame, "
+          f"{settings.video_detectors} frames detected at once): {video_fps:.0f} frames/s")
 
 
 if __name__ == "__main__":

@@ -144,6 +144,21 @@ def test_video_analysis_and_summary(recognizer, media):
     assert len(analysis.to_dict()["results"]) == 6
 
 
+def test_video_frames_detected_at_once_give_what_one_at_a_time_gives(media):
+    """`inference.video_detectors` detects several frames at once on threads; the results, in
+    frame order, are those of one detector taking the frames one after another."""
+    one = emoscan.EmotionRecognizer(SHIPPED_MODEL_DIR, video_detectors=1).analyze_video(media["video"], frame_rate=30)
+    three = emoscan.EmotionRecognizer(SHIPPED_MODEL_DIR, video_detectors=3)
+    many = three.analyze_video(media["video"], frame_rate=30)
+    assert len(three.analyzer._video_detectors) == 3  # three sessions, each used by one thread at a time
+    assert [r.frame for r in many.results] == [r.frame for r in one.results] == list(range(len(one.results)))
+    assert len(one.results) == 30 and sum(len(r.faces) for r in one.results) >= 2 * len(one.results) - 2  # every frame
+    for a, b in zip(one.results, many.results):
+        assert [f.box for f in a.faces] == [f.box for f in b.faces]
+        for fa, fb in zip(a.faces, b.faces):
+            assert fa.emotion == fb.emotion and abs(fa.confidence - fb.confidence) < 1e-5
+
+
 def test_settings_override_params(media):
     strict = emoscan.EmotionRecognizer(SHIPPED_MODEL_DIR, min_face_size=400)
     assert strict.tta == "none" and strict.settings.min_face_size == 400  # the bundle's TTA (v12: none)

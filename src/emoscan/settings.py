@@ -118,6 +118,7 @@ class InferenceSettings(_Section):
     face_crop_scale: float = Field(gt=0)
     face_align_degrees: float = Field(ge=0)
     detector_threads: int = Field(ge=0)
+    video_detectors: int = Field(ge=1)
     classifier_threads: int = Field(ge=0)
     max_faces: int = Field(ge=0)
     smoothing_window: int = Field(ge=0)

@@ -77,7 +77,7 @@ def run_batch(inputs: list[str] | tuple[str, ...], output: str | os.PathLike, *,
     context.print_on_execution_start = False
     workers = report.workers = workers or config.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
     # one CPU per worker and one thread each for the detector and the classifier: workers fill the cores
-    worker_settings = {"detector_threads": 1, "classifier_threads": 1, **(settings or {})}
+    worker_settings = {"detector_threads": 1, "classifier_threads": 1, "video_detectors": 1, **(settings or {})}
     analyzer_args = {"model": model, "settings": worker_settings, "frame_rate": frame_rate or config.frame_rate,
                      "max_video_frames": config.max_video_frames or None}
     bar = tqdm(total=len(todo), unit="file", file=sys.stderr, disable=not progress)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import cv2
@@ -83,9 +84,13 @@ class FaceAnalyzer:
     def __init__(self, classifier: EmotionClassifier, settings: InferenceSettings) -> None:
         self.settings = settings
         self.classifier = classifier
-        self.detector = make_detector(settings.detector, score_threshold=settings.score_threshold,
-                                      min_face_size=settings.min_face_size, max_side=settings.detection_max_side,
-                                      threads=settings.detector_threads, max_faces=settings.max_faces)
+        self.detector = self._new_detector()
+        self._video_detectors: list = [self.detector]  # grown on the first video to `video_detectors`
+
+    def _new_detector(self):
+        s = self.settings
+        return make_detector(s.detector, score_threshold=s.score_threshold, min_face_size=s.min_face_size,
+                             max_side=s.detection_max_side, threads=s.detector_threads, max_faces=s.max_faces)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -156,26 +161,79 @@ class FaceAnalyzer:
                     on_frame(frame, results[-1], fps)
             pending.clear()
 
+        def crop(index: int, frame: np.ndarray, boxes: list[Box]) -> None:
+            crops = faces_to_batch(to_gray(frame), boxes, self.settings.face_crop_scale,
+                                   self.settings.face_align_degrees)
+            pending.append((index, None if on_frame is None else frame, boxes, crops))
+            if len(pending) >= batch_frames:
+                flush()
+
         decoded = 0
-        with FrameReader(capture, schedule, keep_all=on_frame is not None) as frames:
+        # with on_frame every frame is handed over in order, so frames are detected one at a time;
+        # without, `video_detectors` frames are detected at once (ONNX Runtime releases the GIL),
+        # their results taken in frame order
+        workers = 1 if on_frame is not None else self.settings.video_detectors
+        with FrameReader(capture, schedule, keep_all=on_frame is not None) as frames, \
+                DetectorPool(self._detectors(workers)) as detect:
+            in_flight: deque = deque()
             for index, frame, analysed in frames:
                 decoded = index + 1
                 if analysed:
-                    boxes = self.detector.detect(frame)
-                    crops = faces_to_batch(to_gray(frame), boxes, self.settings.face_crop_scale,
-                                           self.settings.face_align_degrees)
-                    pending.append((index, frame, boxes, crops))
-                    if len(pending) >= batch_frames:
-                        flush()
+                    in_flight.append((index, frame, detect(frame)))
+                    while len(in_flight) > (workers - 1) * 2:  # keep the pool busy, memory bounded
+                        done_index, done_frame, boxes = in_flight.popleft()
+                        crop(done_index, done_frame, boxes.result())
                 elif on_frame is not None:
                     on_frame(frame, None, fps)
                 if progress is not None:
                     progress(decoded, total)
+            while in_flight:
+                done_index, done_frame, boxes = in_flight.popleft()
+                crop(done_index, done_frame, boxes.result())
             flush()
         if decoded == 0:
             raise VideoDecodeError(f"{path}: no decodable video frames")
         duration = max(total, decoded) / fps
         return VideoAnalysis(results, fps, max(total, decoded), duration, width, height, self.labels)
+
+    def _detectors(self, count: int) -> list:
+        """`count` detectors with this analyzer's settings, each with its own ONNX Runtime session."""
+        while len(self._video_detectors) < count:
+            self._video_detectors.append(self._new_detector())
+        return self._video_detectors[:count]
+
+
+class DetectorPool:
+    """Face detection of video frames on a thread pool, each detector used by one thread at a
+    time: `detect(frame)` returns a future of the frame's boxes. With one detector it runs in the
+    caller's thread (a future already done)."""
+
+    def __init__(self, detectors: list) -> None:
+        self.free: queue.SimpleQueue = queue.SimpleQueue()
+        for detector in detectors:
+            self.free.put(detector)
+        self.single = detectors[0] if len(detectors) == 1 else None
+        self.pool = None if self.single else ThreadPoolExecutor(len(detectors), thread_name_prefix="emoscan-detect")
+
+    def _run(self, frame: np.ndarray) -> list[Box]:
+        detector = self.free.get()
+        try:
+            return detector.detect(frame)
+        finally:
+            self.free.put(detector)
+
+    def __enter__(self) -> Callable:
+        def detect(frame: np.ndarray):
+            if self.pool is None:
+                done: Future = Future()
+                done.set_result(self.single.detect(frame))
+                return done
+            return self.pool.submit(self._run, frame)
+        return detect
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 #: analysed frames whose faces are classified together in one call (video files without on_frame)

@@ -98,7 +98,7 @@ class Emoscan:
     @bentoml.api(route="/detect")
     def detect(self, ctx: bentoml.Context,
                image: List[Path] = Field(default_factory=list, description=IMAGE_FIELD)) -> dict:
-        """Every face in the image with its emotion, confidence and the 7 probabilities."""
+        """Every face in the image with its emotion, confidence and a probability per class of the model."""
         if not image:
             return _error(ctx, 400, "No image uploaded")
         if len(image) > 1:

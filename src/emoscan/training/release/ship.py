@@ -276,6 +276,14 @@ def write_card(dest: Path, params: dict, metrics: dict, info: dict, report: dict
         reproduce = (f"`dvc repro ferplus/dvc.yaml` with the committed `ferplus/params.yaml` (2 CPU cores: about"
                      f" {minutes:.0f} min of training), then `python -m emoscan.training.release.ship --params"
                      " ferplus/params.yaml --dest models/emoscan-ferplus`.")
+        if not t["epochs"]:  # a network trained before (e.g. a soup saved as one), taken as it is
+            origin = provenance_of(t["init_from"]) or {}
+            recipe = (f"One `{t['architecture']}` network ({model.count_params():,} parameters), taken as it is by"
+                      f" the train stage (`train.epochs: 0`): {network_words(t['init_from'], origin or None)}.")
+            reproduce = (f"the networks as their provenance files say, their soup with `{origin.get('command', '')}`,"
+                         " then `dvc repro ferplus/dvc.yaml` with the committed `ferplus/params.yaml` and"
+                         " `python -m emoscan.training.release.ship --params ferplus/params.yaml --dest"
+                         " models/emoscan-ferplus`.")
         per_class = headline["per_class"]
         dest.joinpath("MODEL_CARD.md").write_text(FERPLUS_CARD.format(
             classes=", ".join(params["classes"]), train=counts["train"], val=counts["val"],
