@@ -91,6 +91,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--video-minutes", type=float, default=0.0, help="0: no video run")
     parser.add_argument("--frame-rate", type=float, default=5.0)
+    parser.add_argument("--files-per-task", type=int, nargs="*", default=[],
+                        help="batch.files_per_task values to compare (default: params.yaml's)")
     args = parser.parse_args()
     import ray
 
@@ -103,21 +105,26 @@ def main() -> None:
         ray.init(include_dashboard=False, log_to_driver=False)
         print(f"Ray {ray.__version__} started in {time.perf_counter() - started:.1f} s with "
               f"{ray.cluster_resources().get('CPU', 0):.0f} CPUs")
-        loop_rates, ray_rates, overheads = [], [], []
+        per_task = args.files_per_task or [None]
+        loop_rates, ray_rates, overheads = [], {n: [] for n in per_task}, {n: [] for n in per_task}
         for repeat in range(args.repeats):
             faces, seconds = loop(paths)
             loop_rates.append(faces / seconds)
-            report, files = on_ray(folder, Path(tmp) / f"run{repeat}" / "results.parquet")
-            workers = int(ray.cluster_resources().get("CPU", 1))
-            ray_rates.append(report.faces_per_second)
-            overheads.append((report.seconds * workers - files["seconds"].sum()) / len(files) * 1000)
-            print(f"  run {repeat + 1}: loop {faces} faces in {seconds:.1f} s ({loop_rates[-1]:.1f}/s); "
-                  f"batch {report.faces} faces in {report.seconds:.1f} s ({ray_rates[-1]:.1f}/s), "
-                  f"{report.failed} failed")
-        loop_rate, ray_rate = statistics.median(loop_rates), statistics.median(ray_rates)
-        print(f"{args.images} photos, median of {args.repeats}: loop {loop_rate:.1f} faces/s, "
-              f"emoscan batch {ray_rate:.1f} faces/s: {ray_rate / loop_rate:.2f}x; Ray overhead "
-              f"{statistics.median(overheads):.1f} ms per file")
+            print(f"  run {repeat + 1}: loop {faces} faces in {seconds:.1f} s ({loop_rates[-1]:.1f}/s)")
+            for n in per_task:
+                kwargs = {"files_per_task": n} if n else {}
+                report, files = on_ray(folder, Path(tmp) / f"run{repeat}-{n}" / "results.parquet", **kwargs)
+                workers = int(ray.cluster_resources().get("CPU", 1))
+                ray_rates[n].append(report.faces_per_second)
+                overheads[n].append((report.seconds * workers - files["seconds"].sum()) / len(files) * 1000)
+                print(f"  run {repeat + 1}: batch{f' (files_per_task {n})' if n else ''} {report.faces} faces"
+                      f" in {report.seconds:.1f} s ({ray_rates[n][-1]:.1f}/s), {report.failed} failed")
+        loop_rate = statistics.median(loop_rates)
+        for n in per_task:
+            ray_rate = statistics.median(ray_rates[n])
+            print(f"{args.images} photos, median of {args.repeats}: loop {loop_rate:.1f} faces/s, emoscan batch"
+                  f"{f' (files_per_task {n})' if n else ''} {ray_rate:.1f} faces/s: {ray_rate / loop_rate:.2f}x;"
+                  f" Ray overhead {statistics.median(overheads[n]):.1f} ms per file")
 
         if args.video_minutes:
             video_dir = Path(tmp) / "video"

@@ -149,13 +149,21 @@ class StopRequest:
         self.previous.clear()
 
 
+#: image calls per worker at least, when a job has few images (load balance over the workers)
+TASKS_PER_WORKER = 4
+
+
 def datasets(ray, todo: list[InputFile], files_per_task: int, workers: int, analyzer_args: dict) -> list:
     """Ray datasets of the images (`files_per_task` per call) and of the videos (one per call), each
     mapped by a pool of `workers` FileAnalyzer actors that read the files themselves. (Reading the
     images with `ray.data.read_binary_files` instead was about twice as slow on two cores in a
     one-off trial: its read tasks start worker processes of their own.)"""
     mapped = []
-    for kind, per_call in (("image", files_per_task), ("video", 1)):
+    images = sum(f.kind == "image" for f in todo)
+    # at most files_per_task images per call, and at least TASKS_PER_WORKER calls per worker, so that
+    # a small job still spreads over every worker
+    per_image_call = max(1, min(files_per_task, -(-images // (workers * TASKS_PER_WORKER))))
+    for kind, per_call in (("image", per_image_call), ("video", 1)):
         items = [{"path": f.path, "kind": f.kind, "sha256": f.sha256} for f in todo if f.kind == kind]
         if items:
             # one block per call: results stream back (and are written) as each call ends
