@@ -21,6 +21,7 @@ import io
 import shlex
 import subprocess
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -57,27 +58,40 @@ def _untagged(value: Any) -> Any:
     raise ProfileError(f"{REPLACE_TAG} applies to a mapping or a list, got {value!r}")
 
 
-def deep_merge(base: dict[str, Any], overlay: dict[str, Any], where: str = "") -> dict[str, Any]:
-    """Merge `overlay` into `base` in place and return it. Mappings merge key by key unless tagged
-    `!replace`; other values replace. Unknown keys raise ProfileError so typos do not pass."""
+def _leaves(base: dict[str, Any], overlay: dict[str, Any], where: str = "") -> Iterator[tuple[dict, str, str, Any]]:
+    """Each value `overlay` sets, as (the mapping of `base` that holds it, its key, its dotted name,
+    the value): mappings are walked key by key unless tagged `!replace`. A key `base` lacks raises
+    ProfileError, so typos do not pass."""
     for key, value in overlay.items():
         name = f"{where}{key}"
         if key not in base:
             raise ProfileError(f"profile key {name!r} is not in params.yaml")
         if isinstance(value, dict) and isinstance(base[key], dict) and not _replaces(value):
-            deep_merge(base[key], value, f"{name}.")
+            yield from _leaves(base[key], value, f"{name}.")
         else:
-            base[key] = _untagged(value)
+            yield base, key, name, value
+
+
+def deep_merge(base: dict[str, Any], overlay: dict[str, Any], where: str = "") -> dict[str, Any]:
+    """Merge `overlay` into `base` in place and return it. Mappings merge key by key unless tagged
+    `!replace`; other values replace. Unknown keys raise ProfileError so typos do not pass."""
+    for holder, key, _, value in list(_leaves(base, overlay, where)):
+        holder[key] = _untagged(value)
     return base
+
+
+def _load_profile(profile: Path) -> dict[str, Any]:
+    """The profile's mapping (round-trip loaded, `!replace` tags kept); ProfileError if it is not one."""
+    overlay = _round_trip().load(profile.read_text()) or {}
+    if not isinstance(overlay, dict):
+        raise ProfileError(f"{profile}: expected a mapping of params.yaml sections, got {type(overlay).__name__}")
+    return overlay
 
 
 def apply_profile(profile: Path, params: Path = Path("params.yaml")) -> dict[str, Any]:
     """Overlay `profile` onto `params` in place (comments kept) and return the merged params."""
     yaml = _round_trip()
-    overlay = yaml.load(profile.read_text()) or {}
-    if not isinstance(overlay, dict):
-        raise ProfileError(f"{profile}: expected a mapping of params.yaml sections, got {type(overlay).__name__}")
-    merged = deep_merge(yaml.load(params.read_text()), overlay)
+    merged = deep_merge(yaml.load(params.read_text()), _load_profile(profile))
     out = io.StringIO()
     yaml.dump(merged, out)
     params.write_text(out.getvalue())
@@ -102,25 +116,12 @@ def _hydra_value(value: Any) -> str:
 def set_params(profile: Path, params: Path = Path("params.yaml")) -> list[str]:
     """The profile as `dvc exp run` arguments (`-S key=value` each), checked against `params`:
     a mapping merges key by key, a value tagged `!replace` is deleted and set whole."""
-    overlay = _round_trip().load(profile.read_text()) or {}
-    if not isinstance(overlay, dict):
-        raise ProfileError(f"{profile}: expected a mapping of params.yaml sections, got {type(overlay).__name__}")
-    base = _round_trip().load(params.read_text())
     args: list[str] = []
-
-    def walk(base_map: dict, overlay_map: dict, where: str) -> None:
-        for key, value in overlay_map.items():
-            name = f"{where}{key}"
-            if key not in base_map:
-                raise ProfileError(f"profile key {name!r} is not in {params}")
-            if isinstance(value, dict) and isinstance(base_map[key], dict) and not _replaces(value):
-                walk(base_map[key], value, f"{name}.")
-            elif _replaces(value):
-                args.extend(["-S", f"~{name}", "-S", f"+{name}={_hydra_value(_untagged(value))}"])
-            else:
-                args.extend(["-S", f"{name}={_hydra_value(value)}"])
-
-    walk(base, overlay, "")
+    for _, _, name, value in _leaves(_round_trip().load(params.read_text()), _load_profile(profile)):
+        if _replaces(value):
+            args.extend(["-S", f"~{name}", "-S", f"+{name}={_hydra_value(_untagged(value))}"])
+        else:
+            args.extend(["-S", f"{name}={_hydra_value(value)}"])
     return args
 
 

@@ -173,23 +173,25 @@ class FaceAnalyzer:
         # without, `video_detectors` frames are detected at once (ONNX Runtime releases the GIL),
         # their results taken in frame order
         workers = 1 if on_frame is not None else self.settings.video_detectors
+        in_flight: deque = deque()
+
+        def settle(keep: int) -> None:  # the oldest detections, in frame order, until `keep` are left
+            while len(in_flight) > keep:
+                done_index, done_frame, boxes = in_flight.popleft()
+                crop(done_index, done_frame, boxes.result())
+
         with FrameReader(capture, schedule, keep_all=on_frame is not None) as frames, \
                 DetectorPool(self._detectors(workers)) as detect:
-            in_flight: deque = deque()
             for index, frame, analysed in frames:
                 decoded = index + 1
                 if analysed:
                     in_flight.append((index, frame, detect(frame)))
-                    while len(in_flight) > (workers - 1) * 2:  # keep the pool busy, memory bounded
-                        done_index, done_frame, boxes = in_flight.popleft()
-                        crop(done_index, done_frame, boxes.result())
+                    settle((workers - 1) * 2)  # keep the pool busy, memory bounded
                 elif on_frame is not None:
                     on_frame(frame, None, fps)
                 if progress is not None:
                     progress(decoded, total)
-            while in_flight:
-                done_index, done_frame, boxes = in_flight.popleft()
-                crop(done_index, done_frame, boxes.result())
+            settle(0)
             flush()
         if decoded == 0:
             raise VideoDecodeError(f"{path}: no decodable video frames")

@@ -256,6 +256,22 @@ def export_note(export_report: dict) -> str:
     return " ".join(parts)
 
 
+def ferplus_recipe(params: dict, model: keras.Model, epochs: int, minutes: float) -> tuple[str, str]:
+    """The FER+ card's recipe and how to reproduce it: trained by its pipeline's train stage, or a
+    network trained before (e.g. a soup saved as one) that the stage takes as it is (`train.epochs: 0`)."""
+    t = params["train"]
+    ship = "`python -m emoscan.training.release.ship --params ferplus/params.yaml --dest models/emoscan-ferplus`."
+    if t["epochs"]:
+        return (trained_here_recipe(params, model, epochs),
+                f"`dvc repro ferplus/dvc.yaml` with the committed `ferplus/params.yaml` (2 CPU cores: about"
+                f" {minutes:.0f} min of training), then {ship}")
+    origin = provenance_of(t["init_from"])
+    recipe = (f"One `{t['architecture']}` network ({model.count_params():,} parameters), taken as it is by"
+              f" the train stage (`train.epochs: 0`): {network_words(t['init_from'], origin)}.")
+    return recipe, (f"the networks as their provenance files say, their soup with `{(origin or {}).get('command', '')}`,"
+                    f" then `dvc repro ferplus/dvc.yaml` with the committed `ferplus/params.yaml` and {ship}")
+
+
 def write_card(dest: Path, params: dict, metrics: dict, info: dict, report: dict, model: keras.Model,
                export_report: dict) -> None:
     """Render MODEL_CARD.md from params, metrics, the split report and the export report."""
@@ -263,7 +279,9 @@ def write_card(dest: Path, params: dict, metrics: dict, info: dict, report: dict
     headline = metrics[metrics["headline"]]
     counts = {s: sum(v for k, v in c.items() if k != "no_majority") for s, c in report["counts"].items()}
     minutes = info.get("train_minutes", 0)
-    if t["epochs"]:
+    if labels_of(params) == "ferplus":
+        recipe, reproduce = ferplus_recipe(params, model, info["epochs"], minutes)
+    elif t["epochs"]:
         recipe = trained_here_recipe(params, model, info["epochs"])
         reproduce = (f"`dvc repro` with the committed `params.yaml` (2 CPU cores: about {minutes:.0f} min),"
                      " then `python -m emoscan.training.release.ship`.")
@@ -273,17 +291,6 @@ def write_card(dest: Path, params: dict, metrics: dict, info: dict, report: dict
                      " JSON files say which run, device and budget); then `dvc repro` with the committed"
                      " `params.yaml` and `python -m emoscan.training.release.ship`.")
     if labels_of(params) == "ferplus":
-        reproduce = (f"`dvc repro ferplus/dvc.yaml` with the committed `ferplus/params.yaml` (2 CPU cores: about"
-                     f" {minutes:.0f} min of training), then `python -m emoscan.training.release.ship --params"
-                     " ferplus/params.yaml --dest models/emoscan-ferplus`.")
-        if not t["epochs"]:  # a network trained before (e.g. a soup saved as one), taken as it is
-            origin = provenance_of(t["init_from"]) or {}
-            recipe = (f"One `{t['architecture']}` network ({model.count_params():,} parameters), taken as it is by"
-                      f" the train stage (`train.epochs: 0`): {network_words(t['init_from'], origin or None)}.")
-            reproduce = (f"the networks as their provenance files say, their soup with `{origin.get('command', '')}`,"
-                         " then `dvc repro ferplus/dvc.yaml` with the committed `ferplus/params.yaml` and"
-                         " `python -m emoscan.training.release.ship --params ferplus/params.yaml --dest"
-                         " models/emoscan-ferplus`.")
         per_class = headline["per_class"]
         dest.joinpath("MODEL_CARD.md").write_text(FERPLUS_CARD.format(
             classes=", ".join(params["classes"]), train=counts["train"], val=counts["val"],
