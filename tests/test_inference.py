@@ -201,3 +201,43 @@ def test_an_unknown_detector_is_refused_by_name():
     with pytest.raises(ValueError, match="inference.detector"):
         with_overrides(load_settings().inference, {"detector": "haar"}, "inference")
     assert set(BACKENDS) == set(typing.get_args(DetectorName))  # the settings know every detector by name
+
+
+def test_detector_and_classifier_sessions_sleep_between_calls():
+    """Both ONNX Runtime sessions are built with spin-waiting off (their pools share two cores)."""
+    from emoscan.inference.analyzer import FaceAnalyzer
+
+    settings = load_settings().inference
+    analyzer = FaceAnalyzer(EmotionClassifier(SHIPPED_MODEL_DIR, 2), settings)
+    for session in (analyzer.detector.session, analyzer.classifier.session):
+        assert session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert analyzer.detector.session.get_session_options().intra_op_num_threads == settings.detector_threads
+
+
+def test_video_detectors_run_on_one_thread_each_and_photos_on_the_setting():
+    from emoscan.inference.analyzer import FaceAnalyzer
+    from emoscan.settings import with_overrides
+
+    settings = with_overrides(load_settings().inference, {"detector_threads": 2, "video_detectors": 3}, "test")
+    analyzer = FaceAnalyzer(EmotionClassifier(SHIPPED_MODEL_DIR, 1), settings)
+    assert analyzer.detector.threads == 2
+    assert analyzer._detectors(1) == [analyzer.detector]
+    several = analyzer._detectors(3)
+    assert len({id(d) for d in several}) == 3 and analyzer.detector not in several
+    assert all(d.session.get_session_options().intra_op_num_threads == 1 for d in several)
+
+
+def test_detection_downscales_bilinearly_to_half_size_and_by_area_below(media):
+    """Area averaging is kept where a shrink would alias (below half size); a milder shrink is
+    bilinear, which is several times faster, and finds the same faces."""
+    from emoscan.inference.detectors.base import downscale
+
+    image = cv2.imread(str(media["three_faces"]))
+    h, w = image.shape[:2]
+    mild, strong = downscale(image, 0.75), downscale(image, 0.25)
+    assert mild.shape[:2] == (round(h * 0.75), round(w * 0.75)) and strong.shape[:2] == (round(h * 0.25), round(w * 0.25))
+    assert np.array_equal(mild, cv2.resize(image, mild.shape[1::-1], interpolation=cv2.INTER_LINEAR))
+    assert np.array_equal(strong, cv2.resize(image, strong.shape[1::-1], interpolation=cv2.INTER_AREA))
+    full = make_detector(max_side=0).detect(image)
+    shrunk = make_detector(max_side=round(max(h, w) * 0.75)).detect(image)
+    assert len(full) == len(shrunk) == 3

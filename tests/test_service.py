@@ -208,3 +208,12 @@ def test_rate_limits_answer_429_with_retry_after(server, media):
     assert 0 < int(limited.headers["Retry-After"]) <= 60
     assert "Rate limit exceeded" in limited.json()["error"]
     assert requests.get(f"{server}/metadata", timeout=5).status_code == 200, "other routes are not limited"
+
+
+def test_each_worker_analyses_as_many_requests_at_once_as_the_setting(server):
+    from emoscan.service.app import Emoscan
+    from emoscan.settings import load_settings
+
+    threads = load_settings().service.threads
+    assert Emoscan.config["threads"] == threads >= 1
+    assert requests.get(f"{server}/metadata", timeout=5).json()["limits"]["threads"] == threads

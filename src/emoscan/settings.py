@@ -126,8 +126,9 @@ class InferenceSettings(_Section):
 
 
 class ServiceSettings(_Section):
-    """The HTTP service's limits (the `service` section)."""
+    """The HTTP service's concurrency and limits (the `service` section)."""
 
+    threads: int = Field(ge=1)
     max_image_mb: float = Field(ge=0)
     max_video_mb: float = Field(ge=0)
     max_image_pixels: int = Field(ge=0)

@@ -84,13 +84,13 @@ class FaceAnalyzer:
     def __init__(self, classifier: EmotionClassifier, settings: InferenceSettings) -> None:
         self.settings = settings
         self.classifier = classifier
-        self.detector = self._new_detector()
-        self._video_detectors: list = [self.detector]  # grown on the first video to `video_detectors`
+        self.detector = self._new_detector(settings.detector_threads)
+        self._video_detectors: list = []  # one-thread detectors, made on the first video analysed with several
 
-    def _new_detector(self):
+    def _new_detector(self, threads: int):
         s = self.settings
         return make_detector(s.detector, score_threshold=s.score_threshold, min_face_size=s.min_face_size,
-                             max_side=s.detection_max_side, threads=s.detector_threads, max_faces=s.max_faces)
+                             max_side=s.detection_max_side, threads=threads, max_faces=s.max_faces)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -199,9 +199,13 @@ class FaceAnalyzer:
         return VideoAnalysis(results, fps, max(total, decoded), duration, width, height, self.labels)
 
     def _detectors(self, count: int) -> list:
-        """`count` detectors with this analyzer's settings, each with its own ONNX Runtime session."""
+        """`count` detectors with this analyzer's settings, each with its own ONNX Runtime session:
+        the analyzer's own for one, else `count` that run on one thread each (the frames detected
+        at once already keep the cores busy)."""
+        if count == 1:
+            return [self.detector]
         while len(self._video_detectors) < count:
-            self._video_detectors.append(self._new_detector())
+            self._video_detectors.append(self._new_detector(1))
         return self._video_detectors[:count]
 
 

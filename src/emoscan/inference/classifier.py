@@ -8,10 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
 from emoscan.labels import CLASSES
 from emoscan.inference.preprocess import INPUT_SIZE, SCALE
+from emoscan.inference.runtime import cpu_session
 
 
 #: Test-time augmentations: "flip" averages each face's probabilities with its mirror image's.
@@ -76,10 +76,7 @@ class EmotionClassifier:
             raise ModelBundleError(f"{spec_file}: class_log_offsets must list {len(self.labels)} numbers, got {offsets!r}")
         self.class_offsets = np.asarray(offsets, np.float64) if offsets is not None and calibrated else None
         self.quantization = spec.get("quantization", "none")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        self.session = cpu_session(onnx_path, threads)
         self.input_name = self.session.get_inputs()[0].name
         outputs = self.session.get_outputs()[0].shape[-1]
         if isinstance(outputs, int) and outputs != len(self.labels):

@@ -32,6 +32,7 @@ from emoscan.service.limits import ServiceLimitsMiddleware
 from emoscan.service.openapi import OpenApiErrorsMiddleware
 from emoscan.service.schemas import DetectResponse, ErrorResponse, VideoResponse
 from emoscan.service.timing import ServerTimingMiddleware
+from emoscan.settings import load_settings
 
 DEBUG = os.environ.get("DEBUG", "0").lower() in ("1", "true", "yes")
 CORS_ORIGINS = [o.strip() for o in os.environ.get("EMOSCAN_CORS_ORIGINS", "").split(",") if o.strip()]
@@ -79,6 +80,7 @@ def parse_frame_rate(value: Any, default: float, maximum: float) -> float:
 @bentoml.service(
     name="emoscan",
     workers=int(os.environ.get("MAX_WORKERS", "1")),
+    threads=load_settings().service.threads,  # requests analysed at once by each worker
     http={"port": int(os.environ.get("PORT", "3000"))},
     traffic={"timeout": 300},
     logging={"access": {"enabled": True}},

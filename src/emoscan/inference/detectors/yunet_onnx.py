@@ -14,9 +14,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import onnxruntime as ort
-
 from emoscan.inference.detectors.base import FaceDetector
+from emoscan.inference.runtime import cpu_session
 
 MODELS = Path(__file__).resolve().parent / "models"
 STRIDES = (8, 16, 32)
@@ -36,12 +35,7 @@ class YuNetOnnx(FaceDetector):
 
     def __init__(self, **options) -> None:
         super().__init__(**options)
-        settings = ort.SessionOptions()
-        settings.intra_op_num_threads = max(1, int(self.threads))
-        settings.inter_op_num_threads = 1
-        settings.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        self.session = ort.InferenceSession(str(MODELS / self.model_file), settings,
-                                            providers=["CPUExecutionProvider"])
+        self.session = cpu_session(MODELS / self.model_file, self.threads)
         self.outputs = [f"{kind}_{s}" for s in STRIDES for kind in ("cls", "obj", "bbox", "kps")]
 
     def find(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
