@@ -35,6 +35,12 @@ def decode_upload(data: bytes, max_pixels: int) -> np.ndarray:
     if image.width * image.height > max_pixels:
         raise ImageDecodeError(f"Image too large: {image.width}x{image.height} pixels exceeds the limit "
                                f"of {max_pixels} pixels", 413)
+    if image.format == "JPEG" and image.mode in ("RGB", "L") and ends_complete(data):
+        # OpenCV decodes a JPEG in half the time of PIL's decode + copy + channel swap, and applies
+        # its EXIF orientation too; PIL has checked the format and the size from the header
+        pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        if pixels is not None and pixels.shape[0] * pixels.shape[1] == image.width * image.height:
+            return pixels
     try:
         image.load()
         image = ImageOps.exif_transpose(image)
@@ -46,6 +52,12 @@ def decode_upload(data: bytes, max_pixels: int) -> np.ndarray:
     except (OSError, ValueError, SyntaxError) as exc:
         raise ImageDecodeError(f"Corrupt or truncated image: {exc}") from exc
     return cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR)  # 6x faster than a reversed numpy copy
+
+
+def ends_complete(jpeg: bytes) -> bool:
+    """True when the JPEG ends with its end-of-image marker (padding after it allowed): OpenCV
+    decodes a truncated JPEG without error, PIL refuses it."""
+    return jpeg.rstrip(b"\x00\r\n ")[-2:] == b"\xff\xd9"
 
 
 def is_still_image(path) -> bool:
