@@ -1,5 +1,7 @@
-"""The whole path, image in and faces with emotions out, emoscan beside the `fer` package (its own
-Haar-cascade detector and TFLite mini-Xception, `FER()` as shipped), on the same images:
+"""The whole path, image in and faces with emotions out: emoscan's served path
+(`EmotionRecognizer().detect_emotions`, v12) with each face detector named by --detectors, beside
+the `fer` package (its own Haar-cascade detector and TFLite mini-Xception, `FER()` as shipped), on
+the same images:
 
 - a 640x480 photo with one face (skimage's astronaut) and a 1920x1080 picture with six copies of
   her face at 120-320 px: median milliseconds per image over --repeats calls;
@@ -12,7 +14,7 @@ Haar-cascade detector and TFLite mini-Xception, `FER()` as shipped), on the same
 environment, `benchmarks/.fer-venv`, made on first use with pip (fer 25.10.3 and OpenCV 4 from
 PyPI; TensorFlow and the rest are taken from this environment):
 
-    python benchmarks/bench_end_to_end.py [--faces 300] [--repeats 30] [--no-fer]
+    python benchmarks/bench_end_to_end.py [--faces 300] [--repeats 30] [--detectors yunet_s yuface] [--no-fer]
 """
 
 from __future__ import annotations
@@ -92,8 +94,8 @@ def score_faces(detections: list[list[tuple[list[int], dict[str, float]]]], plac
             "macro_f1_found": found_only["macro_f1"]}
 
 
-def run_emoscan(sets: dict[str, np.ndarray], repeats: int) -> dict[str, dict]:
-    recognizer = EmotionRecognizer()
+def run_emoscan(sets: dict[str, np.ndarray], repeats: int, detector: str) -> dict[str, dict]:
+    recognizer = EmotionRecognizer(detector=detector)
     out = {}
     for name, batch in sets.items():
         faces = [[(f.box.to_list(), f.probabilities) for f in recognizer.detect_emotions(im)]
@@ -135,6 +137,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--faces", type=int, default=300, help="FER-2013 test faces")
     parser.add_argument("--repeats", type=int, default=30, help="timed calls per picture")
+    parser.add_argument("--detectors", nargs="+", default=["yunet_s", "yuface"],
+                        help="emoscan's face detectors to run (yuface, served up to 2026-11-28: pip install yuface)")
     parser.add_argument("--no-fer", action="store_true", help="emoscan only")
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args()
@@ -142,7 +146,7 @@ def main() -> None:
     pick = np.random.default_rng(0).permutation(len(x))[:args.faces]
     canvases, placed = fer_scenes(x[pick])
     sets = {"photo_640": face_frame()[None], "group_1080": group_picture()[None], "fer_faces": canvases}
-    runs = {"emoscan (YuNet-s + v12, ONNX Runtime)": run_emoscan(sets, args.repeats)}
+    runs = {f"emoscan, {name} + v12": run_emoscan(sets, args.repeats, name) for name in args.detectors}
     if not args.no_fer:
         runs["fer 25.10.3 (Haar cascade + mini-Xception, TFLite)"] = run_fer(sets, args.repeats)
     print(f"CPU: {cpu_description()}; {args.faces} FER-2013 test faces; median of {args.repeats} calls per picture")
