@@ -233,6 +233,21 @@ def wait_until_up(url: str, proc: subprocess.Popen, log_path: Path | None = None
     pytest.fail(f"{url} did not come up (exit code {proc.poll()}):\n{log}")
 
 
+def stop_process(proc: subprocess.Popen, seconds: float = 20) -> None:
+    """Stop a server started with start_new_session=True: SIGTERM to its process group, SIGKILL
+    after `seconds` (a loaded machine can take longer to stop a server's workers)."""
+    import signal
+
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(seconds)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+
+
 @contextlib.contextmanager
 def bentoml_server(tmp: Path, env: dict | None = None, service: dict | None = None, target: str = "service:Emoscan",
                    cwd: Path = REPO):
@@ -256,8 +271,4 @@ def bentoml_server(tmp: Path, env: dict | None = None, service: dict | None = No
             wait_until_up(f"{url}/readyz", proc, log_path, 120)
             yield url, log_path
         finally:
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_process(proc)

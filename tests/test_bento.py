@@ -15,7 +15,7 @@ import pytest
 import requests
 import yaml
 
-from conftest import BIN, REPO, free_port, run, wait_until_up
+from conftest import BIN, REPO, free_port, run, stop_process, wait_until_up
 
 pytestmark = pytest.mark.slow
 
@@ -74,8 +74,7 @@ def serve_and_detect(command: list[str], cwd: Path, env: dict, log_path: Path, p
         meta["web_page"] = page.text.split("<title>")[1].split("</title>")[0] if page.ok else page.status_code
         return meta
     finally:
-        proc.terminate()
-        proc.wait(20)
+        stop_process(proc)
         log.close()
 
 

@@ -322,7 +322,7 @@ def test_mlflow_ui_shows_the_runs_apart_and_the_champion(pipeline_repo, browser)
     the registered model with its `champion` alias."""
     import subprocess
 
-    from conftest import BIN, SCREENSHOTS, free_port, wait_until_up
+    from conftest import BIN, SCREENSHOTS, free_port, stop_process, wait_until_up
 
     client = mlflow_client(pipeline_repo)
     experiment = client.get_experiment_by_name("emoscan")
@@ -351,5 +351,4 @@ def test_mlflow_ui_shows_the_runs_apart_and_the_champion(pipeline_repo, browser)
         page.screenshot(path=str(SCREENSHOTS / "mlflow_model.png"))
         page.close()
     finally:
-        server.terminate()
-        server.wait(30)
+        stop_process(server, 30)
