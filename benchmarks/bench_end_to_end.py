@@ -95,7 +95,8 @@ def score_faces(detections: list[list[tuple[list[int], dict[str, float]]]], plac
 
 
 def run_emoscan(sets: dict[str, np.ndarray], repeats: int, detector: str) -> dict[str, dict]:
-    recognizer = EmotionRecognizer(detector=detector)
+    # yuface as it was served: on one thread (its OpenMP pool spin-waits, 10x slower with two)
+    recognizer = EmotionRecognizer(detector=detector, **({"detector_threads": 1} if detector == "yuface" else {}))
     out = {}
     for name, batch in sets.items():
         faces = [[(f.box.to_list(), f.probabilities) for f in recognizer.detect_emotions(im)]

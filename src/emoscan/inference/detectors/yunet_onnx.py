@@ -14,6 +14,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
 from emoscan.inference.detectors.base import FaceDetector
 from emoscan.inference.runtime import cpu_session
 
