@@ -24,9 +24,7 @@ import json
 import site
 import statistics
 import subprocess
-import sys
 import tempfile
-import time
 import venv
 from pathlib import Path
 
@@ -35,6 +33,7 @@ import numpy as np
 
 from _machine import cpu_description
 from _media import face_frame
+from _timed_sets import analyse_sets
 from emoscan.api import EmotionRecognizer
 from emoscan.data.split import load_split
 from emoscan.labels import CLASSES
@@ -97,17 +96,7 @@ def score_faces(detections: list[list[tuple[list[int], dict[str, float]]]], plac
 def run_emoscan(sets: dict[str, np.ndarray], repeats: int, detector: str) -> dict[str, dict]:
     # yuface as it was served: on one thread (its OpenMP pool spin-waits, 10x slower with two)
     recognizer = EmotionRecognizer(detector=detector, **({"detector_threads": 1} if detector == "yuface" else {}))
-    out = {}
-    for name, batch in sets.items():
-        faces = [[(f.box.to_list(), f.probabilities) for f in recognizer.detect_emotions(im)]
-                 for im in batch]
-        times = []
-        for _ in range(repeats if len(batch) == 1 else 0):
-            start = time.perf_counter()
-            recognizer.detect_emotions(batch[0])
-            times.append(time.perf_counter() - start)
-        out[name] = {"faces": faces, "seconds": times}
-    return out
+    return analyse_sets(sets, recognizer.detect_emotions, lambda face: (face.box.to_list(), face.probabilities), repeats)
 
 
 def fer_python() -> Path:
@@ -129,9 +118,7 @@ def run_fer(sets: dict[str, np.ndarray], repeats: int) -> dict[str, dict]:
         np.savez(Path(tmp) / "images.npz", **sets)
         subprocess.run([str(fer_python()), str(HERE / "_fer_worker.py"), str(Path(tmp) / "images.npz"),
                         str(Path(tmp) / "out.json"), str(repeats)], check=True, stderr=subprocess.DEVNULL)
-        raw = json.loads((Path(tmp) / "out.json").read_text())
-    return {name: {"faces": [[(f["box"], f["emotions"]) for f in faces] for faces in result["faces"]],
-                   "seconds": result["seconds"]} for name, result in raw.items()}
+        return json.loads((Path(tmp) / "out.json").read_text())
 
 
 def main() -> None:

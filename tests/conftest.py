@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -236,8 +237,6 @@ def wait_until_up(url: str, proc: subprocess.Popen, log_path: Path | None = None
 def stop_process(proc: subprocess.Popen, seconds: float = 20) -> None:
     """Stop a server started with start_new_session=True: SIGTERM to its process group, SIGKILL
     after `seconds` (a loaded machine can take longer to stop a server's workers)."""
-    import signal
-
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGTERM)
     try:
