@@ -3,6 +3,7 @@
 
 - scales: FER-2013 validation faces, one per grey 640x480 canvas, at 96, 144 and 192 px, placed at
   random positions;
+- small: the same faces at 24, 32 and 48 px (`inference.min_face_size` is 24) on 640x480 canvases;
 - crowd: twelve FER faces of 100-140 px on one 1280x720 canvas;
 - tilted: FER faces of 160 px turned by -30, -15, 15 and 30 degrees;
 - dark / bright: the scales set at a quarter of its brightness / with its mid-tones lifted to white;
@@ -45,6 +46,16 @@ def scales_set(faces: np.ndarray, rng: np.random.Generator) -> list[Scene]:
     scenes = []
     for i, face in enumerate(faces):
         size = (96, 144, 192)[i % 3]
+        canvas = np.full((480, 640), 128, np.uint8)
+        placed = paste(canvas, face, int(rng.integers(0, 640 - size)), int(rng.integers(0, 480 - size)), size)
+        scenes.append((canvas, [placed]))
+    return scenes
+
+
+def small_set(faces: np.ndarray, rng: np.random.Generator) -> list[Scene]:
+    scenes = []
+    for i, face in enumerate(faces):
+        size = (24, 32, 48)[i % 3]
         canvas = np.full((480, 640), 128, np.uint8)
         placed = paste(canvas, face, int(rng.integers(0, 640 - size)), int(rng.integers(0, 480 - size)), size)
         scenes.append((canvas, [placed]))
@@ -133,7 +144,7 @@ def main() -> None:
     faces = x[np.random.default_rng(0).permutation(len(x))[:args.faces]]
     rng = np.random.default_rng(1)
     scales = scales_set(faces, rng)
-    sets = {"scales": scales, "crowd": crowd_set(faces, rng), "tilted": tilted_set(faces, rng),
+    sets = {"scales": scales, "small": small_set(faces, np.random.default_rng(2)), "crowd": crowd_set(faces, rng), "tilted": tilted_set(faces, rng),
             "dark": exposed(scales, 0.25, 1.0), "bright": exposed(scales, 1.0, 0.35), "12 Mpixel": astronaut_set()}
     print(f"CPU: {cpu_description()}; detector threads {settings.detector_threads}, score threshold "
           f"{settings.score_threshold}, min face size 0")

@@ -191,6 +191,15 @@ def test_each_vendored_yunet_finds_the_same_faces(media, name):
         assert a.iou(b) > 0.9
 
 
+def test_yunet_input_is_the_bgr_planes_padded_with_zeros(media):
+    from emoscan.inference.detectors.yunet_onnx import input_blob
+
+    image = cv2.imread(str(media["three_faces"]))[:470, :630]
+    padded = cv2.copyMakeBorder(image, 0, 10, 0, 10, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    np.testing.assert_array_equal(input_blob(image), cv2.dnn.blobFromImage(padded))
+    np.testing.assert_array_equal(input_blob(padded), cv2.dnn.blobFromImage(padded))
+
+
 def test_an_unknown_detector_is_refused_by_name():
     from emoscan.inference.detectors import make_detector
     from emoscan.inference.detectors import BACKENDS

@@ -45,6 +45,17 @@ def test_distillation_targets_mix_labels_with_the_teachers_flip_averaged_probabi
     assert entropy(soft) > entropy(hot), "a higher temperature softens the teacher's distribution"
 
 
+def test_distillation_mixes_the_teacher_with_vote_distributions_as_they_are(teacher):
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 255, (12, 48, 48), dtype=np.uint8)
+    votes = rng.dirichlet(np.ones(7), 12).astype(np.float32)  # FER+-like soft labels, one row per face
+    teacher_probs = predict_probabilities(lambda b: np.asarray(teacher(b)), x, "flip")
+
+    np.testing.assert_allclose(soft_targets(teacher, x, votes, alpha=1.0, temperature=1.0), votes, atol=1e-6)
+    np.testing.assert_allclose(soft_targets(teacher, x, votes, alpha=0.5, temperature=1.0),
+                               0.5 * votes + 0.5 * teacher_probs, atol=1e-5)
+
+
 def test_train_stage_fits_the_soft_targets_and_names_a_missing_teacher(tmp_path, arrays, monkeypatch, teacher):
     from emoscan.settings import ParamsError
     from emoscan.training.fit import train as train_module

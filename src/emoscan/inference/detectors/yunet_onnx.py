@@ -29,6 +29,17 @@ def cell_grid(height: int, width: int, stride: int) -> np.ndarray:
     return np.stack([cols.ravel(), rows.ravel()], axis=1).astype(np.float32)
 
 
+def input_blob(image: np.ndarray) -> np.ndarray:
+    """YuNet's input for a uint8 BGR image: (1, 3, H, W) float32 0-255, H and W rounded up to
+    multiples of 32 by zeros at the bottom and right."""
+    h, w = image.shape[:2]
+    ph, pw = -(-h // 32) * 32, -(-w // 32) * 32
+    blob = np.empty((1, 3, ph, pw), np.float32) if (ph, pw) == (h, w) else np.zeros((1, 3, ph, pw), np.float32)
+    for c, channel in enumerate(cv2.split(image)):  # plane by plane: half the time of one strided transpose
+        blob[0, c, :h, :w] = channel
+    return blob
+
+
 class YuNetOnnx(FaceDetector):
     """YuNet in ONNX Runtime; subclasses name the model file."""
 
@@ -40,10 +51,8 @@ class YuNetOnnx(FaceDetector):
         self.outputs = [f"{kind}_{s}" for s in STRIDES for kind in ("cls", "obj", "bbox", "kps")]
 
     def find(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        h, w = image.shape[:2]
-        ph, pw = -(-h // 32) * 32, -(-w // 32) * 32
-        blob = np.zeros((1, 3, ph, pw), np.float32)  # padded at the bottom and right, never stretched
-        blob[0, :, :h, :w] = image.transpose(2, 0, 1)
+        blob = input_blob(image)
+        ph, pw = blob.shape[2:]
         out = self.session.run(self.outputs, {"input": blob})
         scores, boxes, landmarks = [], [], []
         for i, stride in enumerate(STRIDES):

@@ -75,20 +75,22 @@ def optimizer(cfg: dict, learning_rate) -> keras.optimizers.Optimizer:
 
 def soft_targets(teacher: keras.Model, x: np.ndarray, y: np.ndarray, alpha: float, temperature: float,
                  batch_size: int = 512) -> np.ndarray:
-    """Distillation targets (N, classes): `alpha` x the one-hot labels + (1 - alpha) x the teacher's
+    """Distillation targets (N, classes): `alpha` x the labels + (1 - alpha) x the teacher's
     flip-averaged probabilities on the un-augmented images, softened by `temperature` (p^(1/T),
-    renormalised). Computed once, so training costs no teacher forward passes."""
+    renormalised). `y` is class indices (N,), taken as one-hot, or a target distribution (N, classes)
+    such as FER+'s normalised votes, taken as it is. Computed once, so training costs no teacher
+    forward passes."""
     probs = predict_probabilities(lambda b: keras.ops.convert_to_numpy(teacher(b, training=False)), x, "flip",
                                   batch_size)
     sharpened = np.power(np.clip(probs, 1e-8, 1.0), 1.0 / temperature)
     sharpened /= sharpened.sum(axis=1, keepdims=True)
-    onehot = np.eye(probs.shape[1], dtype=np.float32)[y]
-    return (alpha * onehot + (1.0 - alpha) * sharpened).astype(np.float32)
+    labels = np.eye(probs.shape[1], dtype=np.float32)[y] if y.ndim == 1 else y.astype(np.float32)
+    return (alpha * labels + (1.0 - alpha) * sharpened).astype(np.float32)
 
 
 def teacher_targets(teachers: list[str], x: np.ndarray, y: np.ndarray, alpha: float, temperature: float,
                     image_size: int) -> np.ndarray:
     """`soft_targets` from the average of the `.keras` files in `teachers` (computed in float32 under
-    any global precision policy)."""
+    any global precision policy); `y` as `soft_targets` takes it."""
     teacher = average_ensemble([keras.saving.load_model(t, compile=False) for t in teachers], image_size)
     return soft_targets(teacher, x, y, alpha, temperature)

@@ -224,8 +224,9 @@ def train(params: dict) -> dict:
     # FER+: the annotators' vote distribution is the target (Barsoum et al., 2016)
     targets = y_train if votes is None else votes
     if cfg["distill_from"]:
-        # knowledge distillation: soft targets from the teachers' average, computed once before training
-        targets = teacher_targets(cfg["distill_from"], x_train, y_train, cfg["distill_alpha"],
+        # knowledge distillation: the labels (FER+'s votes, where the split has them) mixed with the
+        # teachers' average, computed once before training
+        targets = teacher_targets(cfg["distill_from"], x_train, targets, cfg["distill_alpha"],
                                   cfg["distill_temperature"], params["image_size"])
         log.info("distilling from %s (alpha %.2f, T %.1f)", cfg["distill_from"], cfg["distill_alpha"],
                  cfg["distill_temperature"])
