@@ -56,9 +56,19 @@ def test_distillation_mixes_the_teacher_with_vote_distributions_as_they_are(teac
                                0.5 * votes + 0.5 * teacher_probs, atol=1e-5)
 
 
-def test_train_stage_fits_the_soft_targets_and_names_a_missing_teacher(tmp_path, arrays, monkeypatch, teacher):
+@pytest.mark.parametrize("with_votes", [False, True], ids=["labels", "vote distributions"])
+def test_train_stage_fits_the_soft_targets_and_names_a_missing_teacher(tmp_path, arrays, monkeypatch, teacher,
+                                                                      with_votes):
+    """The teachers are mixed with the one-hot labels, or with the split's vote distributions
+    (FER+'s `targets`) where it has them."""
     from emoscan.settings import ParamsError
     from emoscan.training.fit import train as train_module
+
+    if with_votes:
+        with np.load(arrays / "train.npz") as data:
+            x, y = data["x"], data["y"]
+        votes = np.random.default_rng(5).dirichlet(np.ones(7), len(y)).astype(np.float32)
+        np.savez(arrays / "train.npz", x=x, y=votes.argmax(axis=1), targets=votes)
 
     params = yaml.safe_load(open("params.yaml"))
     params["split"]["output_dir"] = str(arrays)
@@ -77,9 +87,10 @@ def test_train_stage_fits_the_soft_targets_and_names_a_missing_teacher(tmp_path,
 
     monkeypatch.setattr(train_module, "make_dataset", recording_make_dataset)
     train_module.train(params)
-    x, y = np.load(arrays / "train.npz")["x"], np.load(arrays / "train.npz")["y"]
+    with np.load(arrays / "train.npz") as data:
+        x, labels = data["x"], data["targets"] if with_votes else data["y"]
     # the only teacher averaged alone is itself
-    np.testing.assert_allclose(seen["targets"], soft_targets(teacher, x, y, 0.4, 2.0), atol=1e-5)
+    np.testing.assert_allclose(seen["targets"], soft_targets(teacher, x, labels, 0.4, 2.0), atol=1e-5)
 
     params["train"]["distill_from"] = ["models/warm_start/missing.keras"]
     with pytest.raises(ParamsError, match="train.distill_from: 'models/warm_start/missing.keras'"):
