@@ -93,7 +93,10 @@ def run_batch(inputs: list[str] | tuple[str, ...], output: str | os.PathLike, *,
     with StopRequest() as stop:
         try:
             for dataset in datasets(ray, todo, files_per_task or config.files_per_task, workers, analyzer_args):
-                for batch in dataset.iter_batches(batch_size=None, batch_format="pandas"):
+                # no prefetch thread: rows are fetched by this thread only, so none is left inside a
+                # ray.get when a stopped job shuts Ray down (a Ctrl-C on a loaded machine once
+                # ended with Ray's "worker accessed after it is shut down" exit 1 instead of 130)
+                for batch in dataset.iter_batches(batch_size=None, batch_format="pandas", prefetch_batches=0):
                     for file_json, faces_json in zip(batch["file"], batch["faces"]):
                         summary, faces = json.loads(file_json), json.loads(faces_json)
                         pending_files.append(summary)
