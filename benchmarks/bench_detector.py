@@ -42,20 +42,11 @@ def paste(canvas: np.ndarray, face: np.ndarray, x: int, y: int, size: int) -> tu
     return x, y, size
 
 
-def scales_set(faces: np.ndarray, rng: np.random.Generator) -> list[Scene]:
+def one_face_set(faces: np.ndarray, rng: np.random.Generator, sizes: tuple[int, ...]) -> list[Scene]:
+    """One face per grey 640x480 canvas at a random position, its size cycling through `sizes`."""
     scenes = []
     for i, face in enumerate(faces):
-        size = (96, 144, 192)[i % 3]
-        canvas = np.full((480, 640), 128, np.uint8)
-        placed = paste(canvas, face, int(rng.integers(0, 640 - size)), int(rng.integers(0, 480 - size)), size)
-        scenes.append((canvas, [placed]))
-    return scenes
-
-
-def small_set(faces: np.ndarray, rng: np.random.Generator) -> list[Scene]:
-    scenes = []
-    for i, face in enumerate(faces):
-        size = (24, 32, 48)[i % 3]
+        size = sizes[i % len(sizes)]
         canvas = np.full((480, 640), 128, np.uint8)
         placed = paste(canvas, face, int(rng.integers(0, 640 - size)), int(rng.integers(0, 480 - size)), size)
         scenes.append((canvas, [placed]))
@@ -143,8 +134,9 @@ def main() -> None:
     x, _ = load_split(load_params(args.params)["split"]["output_dir"], "val")
     faces = x[np.random.default_rng(0).permutation(len(x))[:args.faces]]
     rng = np.random.default_rng(1)
-    scales = scales_set(faces, rng)
-    sets = {"scales": scales, "small": small_set(faces, np.random.default_rng(2)), "crowd": crowd_set(faces, rng), "tilted": tilted_set(faces, rng),
+    scales = one_face_set(faces, rng, (96, 144, 192))
+    small = one_face_set(faces, np.random.default_rng(2), (24, 32, 48))  # its own draws: the other sets as before
+    sets = {"scales": scales, "small": small, "crowd": crowd_set(faces, rng), "tilted": tilted_set(faces, rng),
             "dark": exposed(scales, 0.25, 1.0), "bright": exposed(scales, 1.0, 0.35), "12 Mpixel": astronaut_set()}
     print(f"CPU: {cpu_description()}; detector threads {settings.detector_threads}, score threshold "
           f"{settings.score_threshold}, min face size 0")
