@@ -6,6 +6,7 @@ statistics re-estimated on `train.soup_batchnorm_images` training images drawn w
 Float32, no TTA, never the test split.
 
     python benchmarks/research/select_soup.py models/warm_start/emoscan_vgg_v11_*.keras models/train/model.keras
+    python benchmarks/research/select_soup.py NETWORKS... --params ferplus/params.yaml   # the FER+ split and recipe
 
 The networks must share a starting point (warm restarts of one network), or their average is not
 a network (docs/experiments.md: the mirror-image soup scored 0.39).
@@ -38,7 +39,7 @@ def main() -> None:
         print(f"| {name} | {len(paths)} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} |", flush=True)
         return m["accuracy"]
 
-    print(f"FER-2013 validation split: {len(y_val)} images; BatchNorm re-estimated on"
+    print(f"validation split ({split_dir}/val.npz): {len(y_val)} images; BatchNorm re-estimated on"
           f" {min(cfg['soup_batchnorm_images'], len(x_train))} training images")
     print("| network or soup | ingredients | accuracy | macro-F1 |\n|---|---:|---:|---:|")
     alone = {path: row(f"`{path}`", [path]) for path in args.networks}
