@@ -294,10 +294,11 @@ def test_dvc_plots_render_offline_in_a_real_browser(pipeline_repo, browser):
     page.close()
 
 
-def test_an_assembled_network_is_saved_byte_for_byte_the_same(pipeline_repo):
-    """Two runs of the train stage on the same inputs (a soup averaged with another network, as the
-    default params do) write the same model.keras bytes, so `dvc.lock` stays clean after a repro;
-    and each run gets a name a person can tell apart in MLflow."""
+@pytest.fixture(scope="module")
+def assembled_runs(pipeline_repo) -> list[str]:
+    """Two more runs of the train stage on the same inputs (a soup averaged with another network,
+    as the default params do, no epochs): the md5 of each model.keras. The experiment then holds
+    runs to compare in the MLflow UI whatever other tests ran before."""
     import hashlib
 
     digests = []
@@ -307,6 +308,13 @@ def test_an_assembled_network_is_saved_byte_for_byte_the_same(pipeline_repo):
             "output_dir": f"models/{out}"}}))
         run(["python", "pipelines/train.py", "--params", f"{out}.yaml"], cwd=pipeline_repo, timeout=900)
         digests.append(hashlib.md5((pipeline_repo / "models" / out / "model.keras").read_bytes()).hexdigest())
+    return digests
+
+
+def test_an_assembled_network_is_saved_byte_for_byte_the_same(pipeline_repo, assembled_runs):
+    """Two runs of the train stage on the same inputs write the same model.keras bytes, so
+    `dvc.lock` stays clean after a repro; and each run gets a name a person can tell apart in MLflow."""
+    digests = assembled_runs
     assert digests[0] == digests[1]
     client = mlflow_client(pipeline_repo)
     experiment = client.get_experiment_by_name("emoscan")
@@ -316,7 +324,7 @@ def test_an_assembled_network_is_saved_byte_for_byte_the_same(pipeline_repo):
     assert any("2 epochs seed" in n for n in names), names
 
 
-def test_mlflow_ui_shows_the_runs_apart_and_the_champion(pipeline_repo, browser):
+def test_mlflow_ui_shows_the_runs_apart_and_the_champion(pipeline_repo, assembled_runs, browser):
     """The MLflow UI over the pipeline's store, as the README describes it: the experiment opens on
     its training runs, whose names tell them apart, two runs side by side in the compare view, and
     the registered model with its `champion` alias."""
