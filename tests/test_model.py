@@ -48,6 +48,16 @@ def test_flip_tta_averages_the_mirrored_image():
     assert predict_probabilities(left_brightness, x, "flip") == pytest.approx((plain + flipped) / 2)
 
 
+def test_no_images_score_as_many_classes_as_the_model_has():
+    """The shipped FER+ bundle's classifier on an empty split: eight columns, not FER-2013's seven."""
+    from emoscan.inference.bundle import SHIPPED_MODELS
+    from emoscan.inference.classifier import EmotionClassifier
+
+    classifier = EmotionClassifier(SHIPPED_MODELS["ferplus"])
+    for tta in ("none", "flip"):
+        assert predict_probabilities(classifier.predict, np.zeros((0, 48, 48), np.uint8), tta).shape == (0, 8)
+
+
 @pytest.mark.slow
 def test_interrupted_training_resumes_from_its_last_epoch(tmp_path, monkeypatch):
     import yaml

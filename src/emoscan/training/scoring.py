@@ -38,8 +38,10 @@ def per_class_table(metrics: dict) -> str:
 
 
 def predict_probabilities(predict, x: np.ndarray, tta: str, batch_size: int = 256) -> np.ndarray:
-    """Class probabilities from `predict` (batch of (N,48,48,1) floats -> (N,7)), flip-averaged if asked."""
+    """Class probabilities from `predict` (batch of (N,48,48,1) floats -> (N, classes)), flip-averaged
+    if asked. No images: `predict`'s own answer to an empty batch, with as many columns as its model
+    has classes."""
     inputs = normalize(x)  # exactly as serving scales a face crop
     outputs = [predict_with_tta(predict, inputs[start:start + batch_size], tta)
                for start in range(0, len(inputs), batch_size)]
-    return np.concatenate(outputs) if outputs else np.zeros((0, len(CLASSES)), np.float32)
+    return np.concatenate(outputs) if outputs else np.asarray(predict(inputs), np.float32)
