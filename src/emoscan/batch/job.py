@@ -7,6 +7,7 @@ emoscan installed (see docs/batch.md)."""
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -15,7 +16,7 @@ import sys
 import threading
 import time
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Iterator
 
 from tqdm import tqdm
 
@@ -93,18 +94,15 @@ def run_batch(inputs: list[str] | tuple[str, ...], output: str | os.PathLike, *,
     with StopRequest() as stop:
         try:
             for dataset in datasets(ray, todo, files_per_task or config.files_per_task, workers, analyzer_args):
-                # no prefetch thread: rows are fetched by this thread only, so none is left inside a
-                # ray.get when a stopped job shuts Ray down (a Ctrl-C on a loaded machine once
-                # ended with Ray's "worker accessed after it is shut down" exit 1 instead of 130)
-                for batch in dataset.iter_batches(batch_size=None, batch_format="pandas", prefetch_batches=0):
-                    for file_json, faces_json in zip(batch["file"], batch["faces"]):
+                for rows in result_rows(ray, dataset):
+                    for file_json, faces_json in rows:
                         summary, faces = json.loads(file_json), json.loads(faces_json)
                         pending_files.append(summary)
                         pending_faces.extend(faces)
                         report.analysed += 1
                         report.failed += summary["status"] == "error"
                         report.faces += len(faces)
-                    bar.update(len(batch))
+                    bar.update(len(rows))
                     bar.set_postfix(faces=report.faces, failed=report.failed,
                                     faces_per_s=f"{report.faces / (time.perf_counter() - started):.1f}")
                     if len(pending_files) >= config.files_per_part:
@@ -121,6 +119,9 @@ def run_batch(inputs: list[str] | tuple[str, ...], output: str | os.PathLike, *,
             bar.close()
             report.seconds = time.perf_counter() - started
             if own_ray:
+                # object and actor references left in reference cycles by a stopped job are freed
+                # while Ray is up: one freed after `ray.shutdown()` ends the process with exit 1
+                gc.collect()
                 ray.shutdown()
     return report
 
@@ -150,6 +151,21 @@ class StopRequest:
         for signum, handler in self.previous.items():
             signal.signal(signum, handler)
         self.previous.clear()
+
+
+def result_rows(ray, dataset) -> Iterator[list[tuple[str, str]]]:
+    """The (file, faces) JSON pairs of each finished call of `dataset`, as it finishes.
+
+    The blocks are fetched here, in the caller's thread. (`Dataset.iter_batches` fetches them in a
+    thread of its own, which a job stopped by Ctrl-C left inside a `ray.get` while Ray shut down:
+    the process then ended with Ray's "worker accessed after it is shut down", exit 1 instead of
+    130.) Leaving the loop early stops the dataset's execution: its iterator is dropped with it."""
+    from ray.data.block import BlockAccessor
+
+    for bundle in dataset.iter_internal_ref_bundles():
+        for ref in bundle.block_refs:
+            table = BlockAccessor.for_block(ray.get(ref)).to_arrow()
+            yield list(zip(table.column("file").to_pylist(), table.column("faces").to_pylist()))
 
 
 #: image calls per worker at least, when a job has few images (load balance over the workers)
