@@ -165,6 +165,50 @@ def test_accelerated_trainer_fits_members_and_a_distilled_student_within_budget(
     assert keras.mixed_precision.global_policy().name == "float32", "a refused run changes nothing"
 
 
+@pytest.mark.slow
+def test_accelerated_trainer_learns_vote_distributions_from_a_warm_start_of_other_classes(tmp_path, monkeypatch):
+    """FER+ on the accelerated trainer: the classes come from the params file, the split's vote
+    distributions are the targets, and a FER-2013 network's classifier starts the eight columns by
+    class name (contempt, which FER-2013 lacks, from the mean column)."""
+    from emoscan.labels import CLASSES
+    from emoscan.settings import load_params
+    from emoscan.training.fit.accelerated import fit
+
+    params = load_params("ferplus/params.yaml")
+    classes = params["classes"]
+    rng = np.random.default_rng(8)
+    data = tmp_path / "processed"
+    data.mkdir()
+    votes = rng.dirichlet(np.ones(len(classes)), 48).astype(np.float32)
+    np.savez(data / "train.npz", x=rng.integers(0, 255, (48, 48, 48), dtype=np.uint8), y=votes.argmax(1), targets=votes)
+    np.savez(data / "val.npz", x=rng.integers(0, 255, (16, 48, 48), dtype=np.uint8), y=np.arange(16) % len(classes))
+    start = "models/warm_start/emoscan_vgg_v3.keras"  # FER-2013's seven classes, width 1.0
+    # a learning rate too small to move the weights: the saved classifier is the mapped warm start
+    params["accelerated"] = {
+        "data_dir": str(data), "output_dir": str(tmp_path / "out"), "time_budget_minutes": {"members": 10},
+        "members": {"m": {"init_from": start, "width": 1.0, "epochs": 2, "batch_size": 16,
+                          "learning_rate": 1e-7, "mixed_precision": False, "seed": 4}}}
+    seen = {}
+    real_fit = keras.Model.fit
+
+    def recording_fit(self, x=None, y=None, *args, **kwargs):
+        seen["targets"] = y
+        return real_fit(self, x, y, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", recording_fit)
+    member = fit(params, "members", "m")
+    np.testing.assert_allclose(seen["targets"], votes)
+    assert member["classes"] == classes and member["targets"] == "votes"
+    saved = keras.saving.load_model(tmp_path / "out" / "m.keras", compile=False)
+    assert saved.output_shape == (None, len(classes))
+    kernel, bias = keras.saving.load_model(start, compile=False).get_weights()[-2:]
+    saved_kernel, saved_bias = saved.get_weights()[-2:]
+    for index, name in enumerate(classes):
+        expected = kernel[:, CLASSES.index(name)] if name in CLASSES else kernel.mean(axis=1)
+        np.testing.assert_allclose(saved_kernel[:, index], expected, atol=1e-4, err_msg=name)
+    assert saved_bias[classes.index("contempt")] == pytest.approx(bias.min(), abs=1e-4)
+
+
 def test_fused_affine_resampling_matches_known_transforms():
     from emoscan.training.nets.affine import affine_resample
 

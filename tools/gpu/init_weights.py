@@ -13,7 +13,6 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 
 def init_files(params: dict) -> list[str]:
@@ -89,7 +88,9 @@ def main() -> None:
     if args.action == "unpack":
         done = unpack(args.dir, args.to)
     else:
-        done = pack(args.files or init_files(yaml.safe_load(args.params.read_text())), args.dir)
+        from emoscan.settings import read_params  # a params file with `base:` (ferplus/params.yaml) merged
+
+        done = pack(args.files or init_files(read_params(args.params)), args.dir)
     print(f"{args.action}: {', '.join(map(str, done)) or 'nothing'}")
 
 

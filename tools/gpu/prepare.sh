@@ -4,19 +4,22 @@
 # name in init_from, as float16 arrays (tools/gpu/init_weights.py: half the bytes to copy); and the
 # Keras wheels for the machine's Python.
 #   tools/gpu/prepare.sh            # after `dvc repro dvc.yaml:split`; writes .gpu/ and .whl/ (git-ignored)
+#   PARAMS=ferplus/params.yaml tools/gpu/prepare.sh   # FER+: after `dvc repro ferplus/dvc.yaml:split`
 # Copy the repository with .gpu/ and .whl/ to the machine and run `bash tools/gpu/train.sh` there.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DEVICE_PYTHON=${DEVICE_PYTHON:-3.12}
+PARAMS=${PARAMS:-params.yaml}
+DATA_DIR=$(.venv/bin/python -c "import sys; from emoscan.settings import read_params; print(read_params(sys.argv[1])['accelerated']['data_dir'])" "$PARAMS")
 KERAS_VERSION=$(.venv/bin/python -c "import keras; print(keras.__version__)")
 mkdir -p .gpu .whl
 # re-saved uncompressed first: xz packs raw pixels far better than the split stage's zip-compressed npz
 for split in train val; do
     .venv/bin/python -c "import sys, numpy as np; d = np.load(sys.argv[1]); np.savez(sys.stdout.buffer, **d)" \
-        "data/processed/$split.npz" | xz -T2 -9 > ".gpu/$split.npz.xz"
+        "$DATA_DIR/$split.npz" | xz -T2 -9 > ".gpu/$split.npz.xz"
 done
 # warm starts (init_from) of params.yaml's accelerated runs, as float16 arrays: .gpu/init/*.npz
-.venv/bin/python tools/gpu/init_weights.py pack
+.venv/bin/python tools/gpu/init_weights.py pack --params "$PARAMS"
 .venv/bin/python -m pip download --quiet --dest .whl --only-binary :all: --no-deps \
     --python-version "$DEVICE_PYTHON" --platform manylinux_2_28_x86_64 \
     "keras==$KERAS_VERSION" namex optree

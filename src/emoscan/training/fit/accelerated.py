@@ -4,6 +4,10 @@ average. The same architectures, augmentation and optimisers as the train stage;
 
     KERAS_BACKEND=jax python -m emoscan.training.fit.accelerated            # every member, then students
     KERAS_BACKEND=jax python -m emoscan.training.fit.accelerated --member a # one member (a child process)
+    KERAS_BACKEND=jax python -m emoscan.training.fit.accelerated --params ferplus/params.yaml  # FER+
+
+The classes come from the params file; where the split has vote distributions (FER+), they are
+the targets, as in the train stage.
 
 Each member and student is a key of `accelerated.members` / `accelerated.students` in params.yaml,
 whose values override `train`. Training is sized to a wall-clock budget: after the warm-up epochs
@@ -28,12 +32,13 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from emoscan.labels import CLASSES
 from emoscan.settings import ParamsError, load_params, require
-from emoscan.data.split import load_split
+from emoscan.data.split import load_split, load_targets
+from emoscan.training.artifacts import provenance_of
 from emoscan.training.nets.architectures import average_ensemble, build_model, builder_kwargs
 from emoscan.training.nets.augment import build_training_augmenter
 from emoscan.training.nets.mixup import MixedTargetCrossEntropy, mixup_trainer
+from emoscan.training.nets.transfer import start_weights
 from emoscan.training.fit.recipe import check_train_params, class_weights, optimizer, prediction_accuracy, teacher_targets
 from emoscan.training.fit.soup import warm_start
 
@@ -165,17 +170,22 @@ def fit(params: dict, group: str, name: str, teachers: list[str] | None = None) 
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
     out = Path(acc["output_dir"])
     out.mkdir(parents=True, exist_ok=True)
-    x_train, y_train = load_split(acc["data_dir"], "train")
+    x_train, y_train, votes = load_targets(acc["data_dir"], "train")
     x_val, y_val = load_split(acc["data_dir"], "val")
-    n, size = len(CLASSES), params["image_size"]
-    targets = np.eye(n, dtype="float32")[y_train]
+    classes = tuple(params["classes"])
+    n, size = len(classes), params["image_size"]
+    # FER+: the annotators' vote distribution is the target, as in the train stage
+    labels = y_train if votes is None else votes
+    targets = np.eye(n, dtype="float32")[y_train] if votes is None else votes.astype("float32")
     if mode == "offline":
-        targets = teacher_targets(teachers, x_train, y_train, cfg["distill_alpha"], cfg["distill_temperature"], size)
+        targets = teacher_targets(teachers, x_train, labels, cfg["distill_alpha"], cfg["distill_temperature"], size)
 
     net = build_model(cfg["architecture"], size, n, **builder_kwargs(cfg))
     start = warm_start(cfg, x_train, as_inputs)
     if start is not None:
-        net.set_weights(start.get_weights())
+        # a network of another label set (FER-2013's for FER+) gives every layer but the classifier,
+        # whose columns are mapped by class name
+        net.set_weights(start_weights(start, net, classes, provenance_of(cfg["init_from"])))
     augmenter = build_training_augmenter(cfg["augment"], cfg["seed"])
     x_train_in, x_val_in, y_val_hot = as_inputs(x_train), as_inputs(x_val), np.eye(n, dtype="float32")[y_val]
     fit_x, val_x = x_train_in, x_val_in
@@ -207,7 +217,7 @@ def fit(params: dict, group: str, name: str, teachers: list[str] | None = None) 
     history = trainer.fit(fit_x, targets, batch_size=cfg["batch_size"], epochs=cfg["epochs"],
                           shuffle=True, validation_data=(val_x, y_val_hot),
                           callbacks=callbacks, verbose=2,
-                          class_weight=class_weights(y_train, cfg.get("class_weight_power", 0.0)))
+                          class_weight=class_weights(y_train, cfg.get("class_weight_power", 0.0), n))
     keras.mixed_precision.set_global_policy("float32")
     saved = build_model(cfg["architecture"], size, n, **builder_kwargs(cfg))
     saved.set_weights(net.get_weights())  # mixed precision keeps float32 variables: a float32 copy
@@ -215,7 +225,8 @@ def fit(params: dict, group: str, name: str, teachers: list[str] | None = None) 
     val_probs = np.concatenate([keras.ops.convert_to_numpy(saved(x_val_in[i:i + 512], training=False))
                                 for i in range(0, len(x_val), 512)])
     provenance = {
-        "name": name, "role": group, "architecture": cfg["architecture"], "width": cfg.get("width", 1.0),
+        "name": name, "role": group, "classes": list(classes), "targets": "votes" if votes is not None else "labels",
+        "architecture": cfg["architecture"], "width": cfg.get("width", 1.0),
         "params": saved.count_params(), "recipe": params["accelerated"][group][name] or {},
         "teachers": teachers or [],
         "distill": {"alpha": cfg["distill_alpha"], "temperature": cfg["distill_temperature"], "mode": mode}
