@@ -90,3 +90,21 @@ def test_trained_networks_pack_by_file_name_and_unpack_where_they_were_written(t
         str(tmp_path / "call1/kd_b.keras"), str(tmp_path / "call1/w20_a.keras")]
     rebuilt = keras.saving.load_model(tmp_path / "call1/w20_a.keras", compile=False)
     np.testing.assert_allclose(np.asarray(rebuilt(x)), np.asarray(original(x)), atol=0.02)
+
+
+def test_the_accelerated_trainer_starts_without_the_pipeline_and_service_packages() -> None:
+    """A GPU machine has Keras' backend, numpy, OpenCV, ONNX Runtime and scikit-learn, and the
+    wheels tools/gpu/prepare.sh carries (Keras, pydantic); not MLflow, DVC, BentoML, Great
+    Expectations, Ray or the service's packages."""
+    code = (
+        "import sys\n"
+        "class Absent:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('mlflow', 'dvc', 'bentoml', 'great_expectations', 'ray', 'limits',\n"
+        "                                  'fastapi', 'starlette', 'redis'):\n"
+        "            raise ImportError(f'{name} is not on a GPU machine')\n"
+        "sys.meta_path.insert(0, Absent())\n"
+        "from emoscan.training.fit.accelerated import main\n"
+        "main(['--help'])\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0 and "--member" in done.stdout, done.stderr[-2000:]

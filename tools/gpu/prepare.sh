@@ -2,7 +2,7 @@
 # Pack what a GPU machine without TensorFlow or internet access (JAX installed) needs to run
 # `emoscan.training.fit.accelerated`: the split arrays, xz-compressed; the warm starts that the runs
 # name in init_from, as float16 arrays (tools/gpu/init_weights.py: half the bytes to copy); and the
-# Keras wheels for the machine's Python.
+# wheels of Keras and pydantic for the machine's Python.
 #   tools/gpu/prepare.sh            # after `dvc repro dvc.yaml:split`; writes .gpu/ and .whl/ (git-ignored)
 #   PARAMS=ferplus/params.yaml tools/gpu/prepare.sh   # FER+: after `dvc repro ferplus/dvc.yaml:split`
 # Copy the repository with .gpu/ and .whl/ to the machine and run `bash tools/gpu/train.sh` there.
@@ -11,7 +11,6 @@ cd "$(dirname "$0")/../.."
 DEVICE_PYTHON=${DEVICE_PYTHON:-3.12}
 PARAMS=${PARAMS:-params.yaml}
 DATA_DIR=$(.venv/bin/python -c "import sys; from emoscan.settings import read_params; print(read_params(sys.argv[1])['accelerated']['data_dir'])" "$PARAMS")
-KERAS_VERSION=$(.venv/bin/python -c "import keras; print(keras.__version__)")
 mkdir -p .gpu .whl
 # re-saved uncompressed first: xz packs raw pixels far better than the split stage's zip-compressed npz
 for split in train val; do
@@ -20,7 +19,11 @@ for split in train val; do
 done
 # warm starts (init_from) of params.yaml's accelerated runs, as float16 arrays: .gpu/init/*.npz
 .venv/bin/python tools/gpu/init_weights.py pack --params "$PARAMS"
+# Keras and what it needs, and pydantic (emoscan.settings reads the params file with it), at this
+# environment's versions; a GPU image has numpy, pyyaml and typing-extensions
 .venv/bin/python -m pip download --quiet --dest .whl --only-binary :all: --no-deps \
-    --python-version "$DEVICE_PYTHON" --platform manylinux_2_28_x86_64 \
-    "keras==$KERAS_VERSION" namex optree
+    --python-version "$DEVICE_PYTHON" --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
+    --platform manylinux2014_x86_64 \
+    $(.venv/bin/python -c "import importlib.metadata as m; print(' '.join(f'{n}=={m.version(n)}' for n in
+      ('keras', 'namex', 'optree', 'pydantic', 'pydantic-core', 'annotated-types', 'typing-inspection')))")
 du -sh .gpu .whl

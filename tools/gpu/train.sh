@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Train with `emoscan.training.fit.accelerated` (Keras 3 on JAX) on a GPU machine, from the
 # repository root. What a machine without TensorFlow or internet access lacks comes from
-# tools/gpu/prepare.sh: Keras wheels in .whl/, the split arrays and warm starts in .gpu/; a machine
-# that ran `dvc repro dvc.yaml:split` and `pip install -e . keras jax[cuda12]` needs neither.
+# tools/gpu/prepare.sh: Keras and pydantic wheels in .whl/, the split arrays and warm starts in
+# .gpu/; a machine that ran `dvc repro dvc.yaml:split` and `pip install -e . keras jax[cuda12]`
+# needs neither.
 #   bash tools/gpu/train.sh 520                       # every member, then the students, 520 s at most
 #   bash tools/gpu/train.sh 300 --student kd_a        # one run of params.yaml's accelerated section
 #   PARAMS=ferplus/params.yaml bash tools/gpu/train.sh 520   # the FER+ pipeline's runs (eight classes, votes)

@@ -145,10 +145,8 @@ def run_config(params: dict, group: str, name: str) -> dict:
 
 
 def as_inputs(x: np.ndarray) -> np.ndarray:
-    """uint8 (N, 48, 48) images as the network's (N, 48, 48, 1) float32 input in [0, 1].
-
-    `emoscan.inference.preprocess.normalize` does the same for serving, but importing it (and the
-    evaluate module) pulls in OpenCV, ONNX Runtime and scikit-learn, which the GPU machine may lack."""
+    """uint8 (N, 48, 48) images as the network's (N, 48, 48, 1) float32 input in [0, 1], as
+    `emoscan.inference.preprocess.normalize` scales them for serving."""
     return x[..., None].astype("float32") / 255.0
 
 
