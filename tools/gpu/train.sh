@@ -13,14 +13,15 @@ set -u
 limit=${1:-520}; shift || true
 started=$(date +%s)
 PARAMS=${PARAMS:-params.yaml}
-accelerated() { PYTHONPATH=$PWD/src python3 -c "import sys; from emoscan.settings import read_params; print(read_params(sys.argv[1])['accelerated'][sys.argv[2]])" "$PARAMS" "$1"; }
-output_dir=$(accelerated output_dir) && data_dir=$(accelerated data_dir) || exit 1
-LOG_DIR=${LOG_DIR:-$output_dir}; mkdir -p "$LOG_DIR"
 if compgen -G ".whl/*.whl" >/dev/null; then
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl || exit 1
     export PYTHONPATH=/tmp/site:$PWD/src
 fi
 export KERAS_BACKEND=jax PYTHONUNBUFFERED=1 PYTHONPATH=${PYTHONPATH:-$PWD/src}
+# the params file's accelerated.<key>, read as the trainer reads it (a `base:` file merged)
+accelerated() { python3 -c "import sys; from emoscan.settings import read_params; print(read_params(sys.argv[1])['accelerated'][sys.argv[2]])" "$PARAMS" "$1"; }
+output_dir=$(accelerated output_dir) && data_dir=$(accelerated data_dir) || exit 1
+LOG_DIR=${LOG_DIR:-$output_dir}; mkdir -p "$LOG_DIR"
 EMOSCAN_DEVICE="$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)"; export EMOSCAN_DEVICE
 if [ -f .gpu/train.npz.xz ]; then
     mkdir -p "$data_dir"
