@@ -163,9 +163,9 @@ def test_globs_manifests_and_csv(local_ray, folder, tmp_path):
 
 
 def test_a_job_stopped_by_ctrl_c_and_killed_is_completed_by_a_rerun(media, detectable_faces, tmp_path):
-    """Ctrl-C (exit 130) leaves a readable output; a kill of the whole process group (Ray too) in the
-    middle of writing leaves parts that the next run cleans up; the third run completes the job,
-    each file once, with what an uninterrupted run finds."""
+    """Ctrl-C (exit 130) leaves a readable output, and so does Ctrl-C pressed twice; a kill of the
+    whole process group (Ray too) in the middle of writing leaves parts that the next run cleans
+    up; the last run completes the job, each file once, with what an uninterrupted run finds."""
     import cv2
 
     from conftest import place_faces
@@ -182,7 +182,7 @@ def test_a_job_stopped_by_ctrl_c_and_killed_is_completed_by_a_rerun(media, detec
     output = tmp_path / "out" / "results.parquet"
     command = [str(BIN / "emoscan"), "batch", str(photos), "--output", str(output), "--quiet", "--workers", "1"]
 
-    def start_and_stop(sig: int, parts: int) -> subprocess.Popen:
+    def start_and_stop(sig: int, parts: int, twice: bool = False) -> subprocess.Popen:
         proc = subprocess.Popen(command, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         files = output.with_name("results.files.parquet")
         deadline = time.time() + 120
@@ -190,6 +190,9 @@ def test_a_job_stopped_by_ctrl_c_and_killed_is_completed_by_a_rerun(media, detec
             time.sleep(0.05)
         assert proc.poll() is None, f"the job ended before it could be stopped: {proc.stderr.read()[-2000:]}"
         (proc.send_signal if sig == signal.SIGINT else lambda s: os.killpg(proc.pid, s))(sig)
+        if twice:  # while the job writes what it has and shuts Ray down
+            time.sleep(0.3)
+            proc.send_signal(sig)
         proc.wait(60)
         return proc
 
@@ -197,6 +200,11 @@ def test_a_job_stopped_by_ctrl_c_and_killed_is_completed_by_a_rerun(media, detec
     assert first.returncode == 130, first.stderr.read()[-2000:]
     _, files, _ = tables(output)
     assert 2 <= len(files) < 120, "Ctrl-C keeps what was done"
+    again = start_and_stop(signal.SIGINT, len(files) // 2 + 2, twice=True)
+    assert again.returncode == 130, again.stderr.read()[-2000:]
+    _, more_files, _ = tables(output)
+    assert len(files) < len(more_files) < 120, "Ctrl-C twice keeps what was done"
+    files = more_files
     second = start_and_stop(signal.SIGKILL, len(files) // 2 + 2)
     assert second.returncode == -signal.SIGKILL
     run(command, env=env, timeout=300)

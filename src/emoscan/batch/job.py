@@ -115,6 +115,7 @@ def run_batch(inputs: list[str] | tuple[str, ...], output: str | os.PathLike, *,
         except KeyboardInterrupt:
             report.interrupted = True
         finally:
+            stop.finishing = True  # a Ctrl-C from here on would break off Ray's shutdown half-way
             flush()
             bar.close()
             report.seconds = time.perf_counter() - started
@@ -130,10 +131,13 @@ class StopRequest:
     """Ctrl-C (SIGINT) or SIGTERM during a job: the job stops once the files in hand are written (the
     rows stream back in small batches); a second Ctrl-C stops it at once. The signals are caught
     here rather than left to raise KeyboardInterrupt wherever the main thread is, inside Ray's
-    streaming executor included, where one was seen to be lost."""
+    streaming executor included, where one was seen to be lost. Once the job is `finishing`
+    (writing what it has, shutting Ray down) they are ignored: a KeyboardInterrupt inside
+    `ray.shutdown()` ended the process with exit 1 and nothing written to standard output."""
 
     def __init__(self) -> None:
         self.requested = threading.Event()
+        self.finishing = False
         self.previous: dict[int, object] = {}
 
     def __enter__(self) -> StopRequest:
@@ -143,6 +147,8 @@ class StopRequest:
         return self
 
     def handle(self, signum, frame) -> None:
+        if self.finishing:
+            return
         if self.requested.is_set() and signum == signal.SIGINT:
             raise KeyboardInterrupt
         self.requested.set()
