@@ -6,6 +6,7 @@ completes."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -102,6 +103,9 @@ def test_the_cli_finds_what_the_python_api_finds(folder, tmp_path):
     faces, files, _ = tables(output)
     assert len(files) == 5 and set(files["status"]) == {"ok"}, files
     assert '"faces"' in proc.stdout
+    # Ray's INFO and WARNING lines (its logger's "<time>\tLEVEL file:line -- ...") stay in its logs
+    chatter = [line for line in proc.stderr.splitlines() if re.search(r"\t(INFO|WARNING) \S+:\d+ -- ", line)]
+    assert not chatter, chatter
     recognizer = emoscan.EmotionRecognizer()
     expected_columns = {f"p_{c}" for c in recognizer.labels}
     assert expected_columns <= set(faces.columns) and {"x", "y", "width", "height", "roll", "model"} <= set(faces.columns)

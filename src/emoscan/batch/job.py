@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any, Iterator
 
@@ -72,7 +73,8 @@ def run_batch(inputs: list[str] | tuple[str, ...], output: str | os.PathLike, *,
     started = time.perf_counter()
     own_ray = not ray.is_initialized()
     if own_ray:
-        ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+        # Ray's own warnings (token authentication on a local Ray, ...) off the console: errors only
+        ray.init(address=address, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False
@@ -91,7 +93,7 @@ def run_batch(inputs: list[str] | tuple[str, ...], output: str | os.PathLike, *,
             pending_faces.clear()
             pending_files.clear()
 
-    with StopRequest() as stop:
+    with StopRequest() as stop, console_errors_only(logging.getLogger("ray.data")):
         try:
             for dataset in datasets(ray, todo, files_per_task or config.files_per_task, workers, analyzer_args):
                 for rows in result_rows(ray, dataset):
@@ -157,6 +159,22 @@ class StopRequest:
         for signum, handler in self.previous.items():
             signal.signal(signum, handler)
         self.previous.clear()
+
+
+@contextmanager
+def console_errors_only(logger: logging.Logger) -> Iterator[None]:
+    """`logger`'s console handlers show errors only while the job runs, then as before: Ray Data's
+    "execution finished" line per dataset and its warning that its progress bars are off (the job
+    draws its own) stay out of the job's output, and in Ray's session log (ray-data.log)."""
+    consoles = [h for h in logger.handlers if isinstance(h, logging.StreamHandler)]
+    levels = [h.level for h in consoles]
+    for handler in consoles:
+        handler.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for handler, level in zip(consoles, levels):
+            handler.setLevel(level)
 
 
 def result_rows(ray, dataset) -> Iterator[list[tuple[str, str]]]:
