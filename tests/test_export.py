@@ -8,6 +8,7 @@ import shutil
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 import pytest
 from sklearn.metrics import f1_score
 
@@ -15,6 +16,7 @@ from conftest import REPO
 from emoscan.inference.bundle import SHIPPED_MODEL_DIR
 from emoscan.inference.classifier import EmotionClassifier, ModelBundleError, apply_class_offsets
 from emoscan.training.release.calibration import cross_fitted_probabilities, fit_class_offsets
+from emoscan.training.scoring import predict_probabilities
 
 
 def _skewed_predictions(n: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -99,6 +101,38 @@ def test_int8_graph_is_quantized_and_close_to_float32(fer_faces, tmp_path):
         outputs[name] = session.run(None, {session.get_inputs()[0].name: calibration})[0]
     assert np.abs(outputs["int8"] - outputs["fp32"]).max() < 0.1
     assert (outputs["int8"].argmax(1) == outputs["fp32"].argmax(1)).mean() >= 0.9
+
+
+def test_int8_weights_stay_where_no_cpu_saturates_and_fused_kernels_match_the_exact_arithmetic(fer_faces, tmp_path):
+    """signed7 weights (|w| <= 64) cannot saturate the int16 pair sums of ONNX Runtime's u8 x s8
+    kernels on CPUs without VNNI; signed8 ones reach past it (so the check can fail). On any CPU
+    the served session then gives the exact arithmetic's answers."""
+    import keras
+
+    from emoscan.training.release.export import ExportParityError, check_exactness, export_bundle, exactness_report
+    from emoscan.training.release.quantize import SATURATION_FREE_WEIGHT, quantize_int8, signed_weight_peak
+
+    model = keras.saving.load_model(REPO / "models/warm_start/emoscan_vgg_v3.keras", compile=False)
+    faces = np.stack([f for c in sorted(fer_faces) for f in fer_faces[c]])
+    export_bundle(model, tmp_path, faces[:8], 1e-4, onnx_file="fp32.onnx")
+    calibration = faces[:64].astype(np.float32)[..., None] / 255.0
+    peaks = {}
+    for layout in ("signed7", "signed8", "unsigned8"):
+        quantize_int8(tmp_path / "fp32.onnx", tmp_path / f"{layout}.onnx", calibration, weights=layout)
+        peaks[layout] = signed_weight_peak(tmp_path / f"{layout}.onnx")
+    assert 32 < peaks["signed7"] <= SATURATION_FREE_WEIGHT < peaks["signed8"] <= 127
+    assert peaks["unsigned8"] == 0, "no signed weights to saturate"
+    session = ort.InferenceSession(str(tmp_path / "signed7.onnx"), providers=["CPUExecutionProvider"])
+    served = predict_probabilities(lambda b: session.run(None, {session.get_inputs()[0].name: b})[0], faces, "none")
+    report = exactness_report(tmp_path / "signed7.onnx", served, faces, "none")
+    assert report["val_fused_exact_agreement"] >= 0.995 and report["val_fused_exact_max_abs_diff"] <= 0.05
+    assert report["max_abs_weight"] == peaks["signed7"] and report["cpu"]
+    cfg = {"int8_weights": "signed7", "int8_min_exact_agreement": 0.995, "int8_max_exact_diff": 0.05}
+    check_exactness(report, cfg)
+    with pytest.raises(ExportParityError, match="could saturate"):
+        check_exactness({**report, "max_abs_weight": peaks["signed8"]}, cfg)
+    with pytest.raises(ExportParityError, match="exact arithmetic on 90.00%"):
+        check_exactness({**report, "val_fused_exact_agreement": 0.9}, cfg)
 
 
 @pytest.mark.parametrize("key, value, message", [

@@ -440,3 +440,50 @@ def test_accelerated_runs_refuse_snapshots_and_do_not_inherit_the_train_stages()
     assert run_config(params, "members", "a")["snapshots"] is False
     with pytest.raises(ParamsError, match=r"accelerated\.members\.b: snapshots are saved by the CPU train stage only"):
         run_config(params, "members", "b")
+
+
+@pytest.mark.parametrize("native, policy", [(True, "mixed_bfloat16"), (False, "float32")])
+def test_mixed_precision_auto_computes_in_bfloat16_only_where_the_cpu_has_it(tmp_path, arrays, monkeypatch, caplog,
+                                                                             native, policy):
+    """`train.mixed_precision: auto` trains in bfloat16 on a CPU with AVX-512 BF16 or AMX and in
+    float32 elsewhere (where bfloat16 is emulated); the log and train_summary.json say which."""
+    import logging
+
+    from emoscan import hardware
+    from emoscan.training.fit import train as train_module
+
+    flags = hardware.cpu_flags() - set(hardware.BFLOAT16_FLAGS) | ({"amx_bf16"} if native else set())
+    monkeypatch.setattr(hardware, "cpu_flags", lambda: flags)
+    params = yaml.safe_load(open("params.yaml"))
+    assert params["train"]["mixed_precision"] == "auto"
+    params["split"]["output_dir"] = str(arrays)
+    params["train"].update(epochs=1, batch_size=32, output_dir=str(tmp_path / "train"), log_dir=str(tmp_path / "logs"),
+                           init_from="", soup_with=[], width=0.25, ensemble_with=[], distill_from=[])
+    params["mlflow"]["tracking_uri"] = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    seen = {}
+    real_fit = keras.Model.fit
+
+    def recording_fit(model, *args, **kwargs):
+        seen["policy"] = keras.mixed_precision.global_policy().name
+        return real_fit(model, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", recording_fit)
+    with caplog.at_level(logging.INFO, logger="emoscan.training.fit.train"):
+        train_module.train(params)
+    assert seen["policy"] == policy
+    assert keras.mixed_precision.global_policy().name == "float32", "the saved model and what follows run float32"
+    assert json.loads((tmp_path / "train" / "train_summary.json").read_text())["precision"] == policy
+    assert f"train.mixed_precision auto: computing in {policy}" in caplog.text
+
+
+def test_mixed_precision_takes_auto_true_or_false_and_names_the_key_otherwise():
+    from emoscan.settings import ParamsError
+    from emoscan.training.fit.recipe import check_train_params, compute_policy
+
+    cfg = yaml.safe_load(open("params.yaml"))["train"]
+    for value in ("auto", True, False):
+        check_train_params({**cfg, "mixed_precision": value})
+    assert compute_policy(True) == "mixed_bfloat16" and compute_policy(False) == "float32"
+    assert compute_policy("auto", accelerator=True) == "mixed_bfloat16"
+    with pytest.raises(ParamsError, match="train.mixed_precision: expected auto, true or false, got 'bf16'"):
+        check_train_params({**cfg, "mixed_precision": "bf16"})

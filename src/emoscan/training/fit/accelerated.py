@@ -39,10 +39,20 @@ from emoscan.training.nets.architectures import average_ensemble, build_model, b
 from emoscan.training.nets.augment import build_training_augmenter
 from emoscan.training.nets.mixup import MixedTargetCrossEntropy, mixup_trainer
 from emoscan.training.nets.transfer import start_weights
-from emoscan.training.fit.recipe import check_train_params, class_weights, optimizer, prediction_accuracy, teacher_targets
+from emoscan.training.fit.recipe import (check_train_params, class_weights, compute_policy, optimizer,
+                                         prediction_accuracy, teacher_targets)
 from emoscan.training.fit.soup import warm_start
 
 log = logging.getLogger(__name__)
+
+
+def on_accelerator() -> bool:
+    """Whether Keras' backend runs on a GPU or TPU here (JAX's default device), where bfloat16 is native."""
+    if keras.backend.backend() != "jax":
+        return False
+    import jax
+
+    return jax.default_backend() in ("gpu", "tpu")
 
 
 class BudgetCosine(keras.callbacks.Callback):
@@ -164,8 +174,9 @@ def fit(params: dict, group: str, name: str, teachers: list[str] | None = None) 
     if mixup and mode == "online":
         raise ParamsError(f"accelerated.{group}.{name}: mixup_alpha with online distillation is not supported")
     keras.utils.set_random_seed(cfg["seed"])
-    if cfg["mixed_precision"]:
-        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    policy = compute_policy(cfg["mixed_precision"], accelerator=on_accelerator())
+    keras.mixed_precision.set_global_policy(policy)
+    log.info("%s.%s: train.mixed_precision %s, computing in %s", group, name, cfg["mixed_precision"], policy)
     out = Path(acc["output_dir"])
     out.mkdir(parents=True, exist_ok=True)
     x_train, y_train, votes = load_targets(acc["data_dir"], "train")

@@ -8,6 +8,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from emoscan.hardware import has_native_bfloat16
 from emoscan.labels import CLASSES
 from emoscan.settings import ParamsError, require
 from emoscan.training.nets.architectures import ARCHITECTURES, average_ensemble
@@ -28,7 +29,8 @@ def check_train_params(cfg: dict) -> None:
     require(cfg, "mixup_alpha", (int, float), where="train", low=0, high=10)
     require(cfg, "warmup_epochs", int, where="train", low=0)
     require(cfg, "weight_decay", (int, float), where="train", low=0, high=1)
-    require(cfg, "mixed_precision", bool, where="train")
+    if cfg.get("mixed_precision") not in (True, False, "auto"):
+        raise ParamsError(f"train.mixed_precision: expected auto, true or false, got {cfg.get('mixed_precision')!r}")
     require(cfg, "snapshots", bool, where="train")
     require(cfg, "width", (int, float), where="train", low=0.25, high=4)
     require(require(cfg, "augment", dict, where="train"), "fused_affine", bool, where="train.augment")
@@ -41,6 +43,16 @@ def check_train_params(cfg: dict) -> None:
     if cfg["soup_with"] and not cfg.get("init_from"):
         raise ParamsError("train.soup_with: the networks are averaged with train.init_from, which is empty")
     require(cfg, "soup_batchnorm_images", int, where="train", low=1)
+
+
+def compute_policy(setting: bool | str, accelerator: bool = False) -> str:
+    """The Keras dtype policy `train.mixed_precision` asks for: "mixed_bfloat16" (bfloat16 compute,
+    float32 weights) or "float32". `auto` is bfloat16 on an accelerator (`accelerator`) or on a CPU
+    where bfloat16 is native (AVX-512 BF16 or AMX), else float32: elsewhere it is emulated and
+    trains many times slower."""
+    if setting == "auto":
+        setting = accelerator or has_native_bfloat16()
+    return "mixed_bfloat16" if setting else "float32"
 
 
 def class_weights(y: np.ndarray, power: float, num_classes: int = len(CLASSES)) -> dict[int, float] | None:

@@ -26,10 +26,12 @@ import mlflow
 import numpy as np
 
 from emoscan.data.split import load_split, load_targets
+from emoscan.hardware import cpu_kind
 from emoscan.inference.preprocess import normalize
 from emoscan.training.artifacts import (BEST_MODEL, RUN_ID_FILE, SNAPSHOTS, TRAINING_LOG, TRAINING_PLOT,
                                         provenance_of, save_reproducibly)
-from emoscan.training.fit.recipe import check_train_params, class_weights, optimizer, prediction_accuracy, teacher_targets
+from emoscan.training.fit.recipe import (check_train_params, class_weights, compute_policy, optimizer,
+                                         prediction_accuracy, teacher_targets)
 from emoscan.training.fit.soup import warm_start
 from emoscan.training.nets.architectures import average_ensemble, build_model, builder_kwargs
 from emoscan.training.nets.augment import make_dataset
@@ -109,11 +111,11 @@ def float32_copy(network: keras.Model, build: Callable[[], keras.Model]) -> kera
     return copy
 
 
-def float32_model(model: keras.Model, build: Callable[[], keras.Model], cfg: dict) -> keras.Model:
-    """`model` itself, or, when it was trained under mixed bf16, a float32 copy of its weights (made
-    by `build`); the global policy is float32 from then on. The evaluate stage, the ONNX export and
-    serving then all run float32."""
-    if not cfg.get("mixed_precision"):
+def float32_model(model: keras.Model, build: Callable[[], keras.Model]) -> keras.Model:
+    """`model` itself, or, when it was trained under mixed bf16 (the global policy), a float32 copy
+    of its weights (made by `build`); the global policy is float32 from then on. The evaluate stage,
+    the ONNX export and serving then all run float32."""
+    if keras.mixed_precision.global_policy().name == "float32":
         return model
     keras.mixed_precision.set_global_policy("float32")
     return float32_copy(model, build)
@@ -212,8 +214,9 @@ def train(params: dict) -> dict:
     if cfg["epochs"] == 0:
         return assemble(params)
     keras.utils.set_random_seed(cfg["seed"])
-    if cfg.get("mixed_precision"):
-        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    policy = compute_policy(cfg["mixed_precision"])
+    keras.mixed_precision.set_global_policy(policy)
+    log.info("train.mixed_precision %s: computing in %s on %s", cfg["mixed_precision"], policy, cpu_kind())
     out = Path(cfg["output_dir"])
     out.mkdir(parents=True, exist_ok=True)
 
@@ -245,7 +248,8 @@ def train(params: dict) -> dict:
         (out / RUN_ID_FILE).write_text(run.info.run_id)
         if not resuming:
             mlflow.log_params(flatten_params({k: params[k] for k in ("split", "train")}))
-            mlflow.set_tags({"stage": "train", "architecture": cfg["architecture"]})
+            mlflow.set_tags({"stage": "train", "architecture": cfg["architecture"], "precision": policy,
+                             "cpu": cpu_kind()})
         log.info("%s MLflow run %s", "resuming" if resuming else "starting", run.info.run_id)
 
         def build() -> keras.Model:  # the recipe's network, under the global precision policy
@@ -276,13 +280,14 @@ def train(params: dict) -> dict:
                             class_weight=class_weights(y_train, cfg.get("class_weight_power", 0.0), n),
                             verbose=1 if sys.stdout.isatty() else 2)
         # EarlyStopping restored the best weights; the saved model always computes in float32
-        trained = float32_model(model, build, cfg)
+        trained = float32_model(model, build)
         saved = with_ensemble_members(trained, cfg["ensemble_with"], params["image_size"])
         save_reproducibly(saved, out / BEST_MODEL)
         plot_training_curves(out / TRAINING_LOG, out / TRAINING_PLOT)
         best = float(max(history.history.get("val_accuracy", [0.0]) or [0.0]))
         log_rows = np.atleast_1d(np.genfromtxt(out / TRAINING_LOG, delimiter=",", names=True))
         summary = {"run_id": run.info.run_id, "best_val_accuracy": best, "epochs": int(len(log_rows)),
+                   "precision": policy, "cpu": cpu_kind(),
                    "ensemble_with": cfg["ensemble_with"],
                    "epochs_this_process": len(history.history.get("loss", [])),
                    "train_minutes": round((time.time() - started) / 60, 1)}

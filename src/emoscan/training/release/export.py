@@ -2,7 +2,8 @@
 preprocessing spec), so that serving needs ONNX Runtime only.
 
 float32 ONNX graph (parity with Keras checked on real images) -> int8 graph (top-1 agreement with
-float32 checked on the validation split) -> class offsets fitted on the validation split under the
+float32 checked on the validation split; ONNX Runtime's fused kernels, as served, checked against
+the graph's exact arithmetic, so that every CPU gives the same answers) -> class offsets fitted on the validation split under the
 served test-time augmentation. The evaluate stage then measures this bundle, exactly as served."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 import onnxruntime as ort
 
 from emoscan.data.split import load_split
+from emoscan.hardware import cpu_kind
 from emoscan.inference.classifier import TTA_MODES, apply_class_offsets
 from emoscan.inference.preprocess import normalize
 from emoscan.labels import CLASSES
@@ -23,7 +25,8 @@ from emoscan.settings import require
 from emoscan.training.artifacts import (BEST_MODEL, EXPORT_REPORT, FLOAT_ONNX_FILE, LABELS_FILE, ONNX_FILE,
                                         PREPROCESSING_FILE)
 from emoscan.training.release.calibration import check_offsets_params, fit_class_offsets
-from emoscan.training.release.quantize import quantize_int8
+from emoscan.training.release.quantize import (SATURATION_FREE_WEIGHT, WEIGHT_LAYOUTS, exact_session, quantize_int8,
+                                               signed_weight_peak)
 from emoscan.training.scoring import predict_probabilities
 
 #: How a face crop becomes the network input; read by `emoscan.inference.preprocess`.
@@ -76,6 +79,33 @@ def _session_predict(path: Path):
     return lambda batch: session.run(None, {name: batch})[0]
 
 
+def exactness_report(int8_graph: Path, served: np.ndarray, x_val: np.ndarray, tta: str) -> dict:
+    """How the served session's probabilities `served` (fused integer kernels, this CPU's) compare
+    with the int8 graph's exact arithmetic on the validation images, and the graph's largest signed
+    int8 weight (within SATURATION_FREE_WEIGHT: the same answers on CPUs without VNNI too)."""
+    session = exact_session(int8_graph)
+    exact = predict_probabilities(lambda b: session.run(None, {session.get_inputs()[0].name: b})[0], x_val, tta)
+    return {"val_fused_exact_agreement": float((served.argmax(1) == exact.argmax(1)).mean()),
+            "val_fused_exact_max_abs_diff": float(np.abs(served - exact).max()),
+            "max_abs_weight": signed_weight_peak(int8_graph), "saturation_free_weight": SATURATION_FREE_WEIGHT,
+            "cpu": cpu_kind()}
+
+
+def check_exactness(int8: dict, cfg: dict) -> None:
+    """Refuse an int8 graph whose fused kernels disagree with its exact arithmetic on this CPU, or
+    whose signed weights could saturate ONNX Runtime's int16 pair sums on a CPU without VNNI."""
+    if int8["val_fused_exact_agreement"] < cfg["int8_min_exact_agreement"]:
+        raise ExportParityError(f"the int8 graph's fused kernels agree with its exact arithmetic on "
+                                f"{int8['val_fused_exact_agreement']:.2%} of validation images (< "
+                                f"export.int8_min_exact_agreement {cfg['int8_min_exact_agreement']:.1%})")
+    if int8["val_fused_exact_max_abs_diff"] > cfg["int8_max_exact_diff"]:
+        raise ExportParityError(f"the int8 graph's fused kernels differ from its exact arithmetic by "
+                                f"{int8['val_fused_exact_max_abs_diff']:.3f} (> export.int8_max_exact_diff)")
+    if cfg["int8_weights"] == "signed7" and int8["max_abs_weight"] > SATURATION_FREE_WEIGHT:
+        raise ExportParityError(f"int8 weights reach {int8['max_abs_weight']} (> {SATURATION_FREE_WEIGHT}): "
+                                "u8 x s8 pair sums could saturate on CPUs without VNNI")
+
+
 def check_export_params(cfg: dict) -> None:
     """Validate the export section of params.yaml with messages naming the key."""
     require(cfg, "output_dir", str, where="export")
@@ -84,6 +114,9 @@ def check_export_params(cfg: dict) -> None:
     require(cfg, "quantize", str, where="export", choices=("int8", "none"))
     require(cfg, "calibration_images", int, where="export", low=1)
     require(cfg, "int8_min_agreement", (int, float), where="export", low=0, high=1)
+    require(cfg, "int8_weights", str, where="export", choices=tuple(WEIGHT_LAYOUTS))
+    require(cfg, "int8_min_exact_agreement", (int, float), where="export", low=0, high=1)
+    require(cfg, "int8_max_exact_diff", (int, float), where="export", low=0, high=1)
     check_offsets_params(require(cfg, "class_offsets", dict, where="export"))
 
 
@@ -110,14 +143,17 @@ def export(params: dict) -> dict:
     float_probs = predict_probabilities(_session_predict(out / FLOAT_ONNX_FILE), x_val, cfg["tta"])
     if cfg["quantize"] == "int8":
         calibration = int8_calibration_images(params)
-        quantize_int8(out / FLOAT_ONNX_FILE, out / ONNX_FILE, calibration)
+        quantize_int8(out / FLOAT_ONNX_FILE, out / ONNX_FILE, calibration, weights=cfg["int8_weights"])
         probs = predict_probabilities(_session_predict(out / ONNX_FILE), x_val, cfg["tta"])
         agreement = float((probs.argmax(1) == float_probs.argmax(1)).mean())
-        report["int8"] = {"calibration_images": int(len(calibration)), "val_top1_agreement": agreement,
-                          "val_max_abs_diff": float(np.abs(probs - float_probs).max())}
+        report["int8"] = {"calibration_images": int(len(calibration)), "weights": cfg["int8_weights"],
+                          "val_top1_agreement": agreement,
+                          "val_max_abs_diff": float(np.abs(probs - float_probs).max()),
+                          **exactness_report(out / ONNX_FILE, probs, x_val, cfg["tta"])}
         if agreement < cfg["int8_min_agreement"]:
             raise ExportParityError(f"int8 graph agrees with float32 on {agreement:.1%} of validation images "
                                     f"(< export.int8_min_agreement {cfg['int8_min_agreement']:.1%})")
+        check_exactness(report["int8"], cfg)
     else:
         shutil.copy(out / FLOAT_ONNX_FILE, out / ONNX_FILE)
         probs = float_probs

@@ -113,10 +113,12 @@ Accuracy **{acc:.4f}**, macro-F1 **{f1:.4f}**.
 """
 
 
-def trained_here_recipe(params: dict, model: keras.Model, epochs: int) -> str:
-    """The train section's recipe, in words (a network trained by this pipeline's train stage)."""
+def trained_here_recipe(params: dict, model: keras.Model, epochs: int, policy: str | None = None) -> str:
+    """The train section's recipe, in words (a network trained by this pipeline's train stage);
+    `policy`: the dtype policy the run chose (train_summary.json's "precision"), where it says."""
     t, a = params["train"], params["train"]["augment"]
-    precision = "mixed bfloat16 compute (float32 weights)" if t.get("mixed_precision") else "float32"
+    policy = policy or ("mixed_bfloat16" if t.get("mixed_precision") is True else "float32")
+    precision = "mixed bfloat16 compute (float32 weights)" if policy == "mixed_bfloat16" else "float32"
     return (f"Architecture `{t['architecture']}` ({model.count_params():,} parameters), {epochs} epochs of"
             f" {t['optimizer']} (lr {t['learning_rate']}, {t['lr_schedule']} schedule), batch {t['batch_size']},"
             f" {precision}, label smoothing {t['label_smoothing']}, class weights (inverse"
@@ -247,22 +249,30 @@ def export_note(export_report: dict) -> str:
     parts = [f"float32 ONNX graph equal to Keras within {export_report['float32_parity']['max_abs_diff']:.1e}."]
     if export_report.get("int8"):
         q = export_report["int8"]
-        parts.append(f"int8 static quantization (ONNX Runtime, per-channel weights, ranges from"
-                     f" {q['calibration_images']} training images): same top-1 class as float32 on"
-                     f" {q['val_top1_agreement']:.1%} of validation images.")
+        bits = {"signed7": "7-bit signed (|w| <= 64)", "signed8": "8-bit signed", "unsigned8": "8-bit unsigned"}
+        parts.append(f"int8 static quantization (ONNX Runtime, {bits.get(q.get('weights', 'signed8'))} per-channel"
+                     f" weights, ranges from {q['calibration_images']} training images): same top-1 class as"
+                     f" float32 on {q['val_top1_agreement']:.1%} of validation images.")
+        if "val_fused_exact_agreement" in q:
+            parts.append(f"ONNX Runtime's fused integer kernels, as served, give the graph's exact arithmetic's"
+                         f" top-1 class on {q['val_fused_exact_agreement']:.2%} of validation images (largest"
+                         f" probability difference {q['val_fused_exact_max_abs_diff']:.3f}; {q['cpu']}); with"
+                         f" weights within ±{q['saturation_free_weight']} no CPU's u8 x s8 kernels can"
+                         f" saturate, so CPUs without VNNI answer the same.")
     if export_report.get("class_offsets"):
         offsets = ", ".join(f"{k} {v:+.1f}" for k, v in export_report["class_offsets"]["offsets"].items())
         parts.append(f"Class offsets on the log-probabilities, fitted on validation for macro-F1: {offsets}.")
     return " ".join(parts)
 
 
-def ferplus_recipe(params: dict, model: keras.Model, epochs: int, minutes: float) -> tuple[str, str]:
+def ferplus_recipe(params: dict, model: keras.Model, epochs: int, minutes: float,
+                   policy: str | None = None) -> tuple[str, str]:
     """The FER+ card's recipe and how to reproduce it: trained by its pipeline's train stage, or a
     network trained before (e.g. a soup saved as one) that the stage takes as it is (`train.epochs: 0`)."""
     t = params["train"]
     ship = "`python -m emoscan.training.release.ship --params ferplus/params.yaml --dest models/emoscan-ferplus`."
     if t["epochs"]:
-        return (trained_here_recipe(params, model, epochs),
+        return (trained_here_recipe(params, model, epochs, policy),
                 f"`dvc repro ferplus/dvc.yaml` with the committed `ferplus/params.yaml` (2 CPU cores: about"
                 f" {minutes:.0f} min of training), then {ship}")
     origin = provenance_of(t["init_from"])
@@ -280,9 +290,9 @@ def write_card(dest: Path, params: dict, metrics: dict, info: dict, report: dict
     counts = {s: sum(v for k, v in c.items() if k != "no_majority") for s, c in report["counts"].items()}
     minutes = info.get("train_minutes", 0)
     if labels_of(params) == "ferplus":
-        recipe, reproduce = ferplus_recipe(params, model, info["epochs"], minutes)
+        recipe, reproduce = ferplus_recipe(params, model, info["epochs"], minutes, info.get("precision"))
     elif t["epochs"]:
-        recipe = trained_here_recipe(params, model, info["epochs"])
+        recipe = trained_here_recipe(params, model, info["epochs"], info.get("precision"))
         reproduce = (f"`dvc repro` with the committed `params.yaml` (2 CPU cores: about {minutes:.0f} min),"
                      " then `python -m emoscan.training.release.ship`.")
     else:
@@ -346,7 +356,7 @@ def ship(params_path: str, dest: Path) -> dict:
     info = {"name": registration["model_name"], "version": registration["version"], "run_id": registration["run_id"],
             "architecture": params["train"]["architecture"], "epochs": summary["epochs"],
             "init_from": params["train"].get("init_from", ""), "soup_with": params["train"].get("soup_with", []),
-            "ensemble_with": params["train"].get("ensemble_with", []),
+            "ensemble_with": params["train"].get("ensemble_with", []), "precision": summary.get("precision"),
             "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"], "tta": metrics.get("tta", "none"),
             "quantization": "int8" if export_report.get("int8") else "float32",
             "train_minutes": training_minutes(summary, train_dir, params)}
