@@ -3,14 +3,16 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install serve test repro bench clean
+.PHONY: install serve test repro bench container clean
 
 $(BIN)/emoscan: pyproject.toml
-	@# the browser tests drive Debian's chromium (Playwright downloads no browser) and the shared rate
-	@# limit test a real redis-server; as root, install them from Debian
-	@{ command -v chromium && command -v redis-server; } >/dev/null || { [ "$$(id -u)" = 0 ] && \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium redis-server >/dev/null; } || \
-	  echo "chromium or redis-server is not installed: the tests that need them will be skipped"
+	@# the browser tests drive Debian's chromium (Playwright downloads no browser), the shared rate
+	@# limit test a real redis-server, the container test podman (buildah, runc, debootstrap for a
+	@# base image without a registry); as root, install them from Debian
+	@{ command -v chromium && command -v redis-server && command -v podman && command -v debootstrap; } >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	  chromium redis-server podman buildah runc debootstrap >/dev/null; } || \
+	  echo "chromium, redis-server or podman is not installed: the tests that need them will be skipped"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[pipeline,dev,batch]"
@@ -24,6 +26,10 @@ serve: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# the bento and its OCI image with docker, podman or buildah; offline: a Debian base image (docs/serving.md)
+container: install
+	BENTOML=$(CURDIR)/$(BIN)/bentoml tools/container/build.sh
 
 repro: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
