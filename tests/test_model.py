@@ -210,3 +210,26 @@ def test_zero_epochs_assembles_networks_trained_elsewhere_without_training(tmp_p
     params["train"]["init_from"] = ""
     with pytest.raises(ParamsError, match="train.epochs: 0 .* needs train.init_from"):
         train(params)
+
+
+def test_the_compact_network_is_small_trains_and_exports_to_int8_that_no_cpu_saturates(tmp_path):
+    """emoscan_compact: under 1M parameters (0.4M at width 1), eight FER+ outputs, a train step
+    lowers the loss, and its int8 graph is under 2 MB with every weight within ±64."""
+    from emoscan.training.nets.architectures import build_model
+    from emoscan.training.release.export import export_bundle
+    from emoscan.training.release.quantize import SATURATION_FREE_WEIGHT, quantize_int8, signed_weight_peak
+
+    keras.utils.set_random_seed(3)
+    net = build_model("emoscan_compact", 48, 8, width=1.0)
+    assert 200_000 < net.count_params() < 1_000_000 and net.output_shape == (None, 8)
+    assert any(isinstance(layer, keras.layers.SeparableConv2D) for layer in net.layers)
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 255, (64, 48, 48), dtype=np.uint8)
+    y = np.eye(8, dtype=np.float32)[rng.integers(0, 8, 64)]
+    net.compile(optimizer=keras.optimizers.Adam(0.003), loss="categorical_crossentropy")
+    losses = net.fit(x[..., None] / 255.0, y, epochs=4, batch_size=32, verbose=0).history["loss"]
+    assert losses[-1] < losses[0]
+    export_bundle(net, tmp_path, x[:8], 1e-4, onnx_file="fp32.onnx")
+    quantize_int8(tmp_path / "fp32.onnx", tmp_path / "int8.onnx", x[..., None].astype(np.float32) / 255.0)
+    assert (tmp_path / "int8.onnx").stat().st_size < 2_000_000
+    assert 0 < signed_weight_peak(tmp_path / "int8.onnx") <= SATURATION_FREE_WEIGHT

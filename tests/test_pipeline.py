@@ -110,6 +110,10 @@ def test_a_repro_killed_in_fetch_split_and_train_completes_and_resumes_training(
     assert [line.split(",")[0] for line in log[1:]] == ["0", "1"], "each epoch logged once"
     summary = json.loads((pipeline_repo / "models" / "train" / "train_summary.json").read_text())
     assert summary["epochs_this_process"] == 1 and summary["epochs"] == 2, "the rerun resumed at the second epoch"
+    from emoscan.hardware import has_native_bfloat16
+
+    # the smoke profile's mixed_precision: auto
+    assert summary["precision"] == ("mixed_bfloat16" if has_native_bfloat16() else "float32")
     client = mlflow_client(pipeline_repo)
     runs = client.search_runs([client.get_experiment_by_name("emoscan").experiment_id],
                               filter_string="attributes.run_name LIKE '%2 epochs seed%'")
@@ -145,6 +149,9 @@ def test_repro_produces_every_output(pipeline_repo):
     assert registration["promoted"] and registration["version"] == "1"
     assert registration["onnx_parity"]["max_abs_diff"] < 1e-4
     assert registration["int8"]["val_top1_agreement"] >= 0.95  # the smoke profile's export.int8_min_agreement
+    int8 = json.loads((repo / "models/export/export_report.json").read_text())["int8"]
+    assert int8["weights"] == "signed7" and 0 < int8["max_abs_weight"] <= 64
+    assert int8["val_fused_exact_agreement"] >= 0.95 and int8["cpu"]  # the smoke profile's threshold
     spec = json.loads((repo / "models/export/preprocessing.json").read_text())
     assert spec["quantization"] == "int8" and len(spec["class_log_offsets"]) == 7
     assert json.loads((repo / "reports/evaluation/metrics.json").read_text())["val_offsets"] == "cross-fitted, mean of 2 halvings"

@@ -8,6 +8,8 @@ from collections.abc import Callable
 import keras
 from keras import layers
 
+from emoscan.training.nets.compact import emoscan_compact
+
 
 def conv_block(x, filters: int, dropout: float, convs: int = 2, weight_decay: float = 0.0):
     """`convs` x (3x3 conv, BatchNorm, ReLU), then 2x2 max-pool and dropout."""
@@ -65,7 +67,8 @@ def average_ensemble(members: list[keras.Model], image_size: int = 48) -> keras.
     return keras.Model(inputs, outputs, name="ensemble")
 
 
-ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {"seed_vgg": seed_vgg, "emoscan_vgg": emoscan_vgg}
+ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {"seed_vgg": seed_vgg, "emoscan_vgg": emoscan_vgg,
+                                                        "emoscan_compact": emoscan_compact}
 
 
 def build_model(name: str, image_size: int = 48, num_classes: int = 7, **kwargs) -> keras.Model:
