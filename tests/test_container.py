@@ -9,12 +9,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
+from pathlib import Path
 
 import pytest
 import requests
 
-from conftest import BIN, REPO, free_port
+from conftest import BIN, REPO, free_port, wait_until_up
 
 pytestmark = pytest.mark.slow
 CONTAINERS_CONF = REPO / "tools" / "container" / "containers.conf"
@@ -53,39 +53,36 @@ def image(tmp_path_factory) -> tuple[str, dict]:
     return tag, env
 
 
-def serve(image_and_env: tuple[str, dict], extra: dict[str, str]):
-    """Run the image on a free loopback port; returns (container id, url) once /readyz answers."""
+def serve(image_and_env: tuple[str, dict], extra: dict[str, str], log_dir: Path):
+    """Run the image in the foreground on a free loopback port; returns (container name, url) once
+    /readyz answers (conftest's wait_until_up, the container's output in `log_dir`)."""
     tag, env = image_and_env
     port = free_port()
-    run = [engine(), "run", "-d", "--rm", "--network", "host", "-e", f"PORT={port}"]
+    name = f"emoscan-test-{port}"
+    run = [engine(), "run", "--rm", "--name", name, "--network", "host", "-e", f"PORT={port}"]
     for key, value in extra.items():
         run += ["-e", f"{key}={value}"]
-    started = subprocess.run([*run, tag], env=env, capture_output=True, text=True, timeout=120)
-    assert started.returncode == 0, started.stderr
-    cid, url = started.stdout.strip().splitlines()[-1], f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return cid, url
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.5)
-    logs = subprocess.run([engine(), "logs", cid], env=env, capture_output=True, text=True).stdout
-    stop(image_and_env, cid)
-    pytest.fail(f"the container never answered /readyz:\n{logs[-3000:]}")
+    log_path = log_dir / f"{name}.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([*run, tag], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/readyz", proc, log_path, 120)
+    except BaseException:
+        stop(image_and_env, name)
+        raise
+    return name, f"http://127.0.0.1:{port}"
 
 
-def stop(image_and_env: tuple[str, dict], cid: str) -> None:
-    subprocess.run([engine(), "stop", "-t", "5", cid], env=image_and_env[1], capture_output=True, timeout=60)
+def stop(image_and_env: tuple[str, dict], name: str) -> None:
+    subprocess.run([engine(), "stop", "-t", "5", name], env=image_and_env[1], capture_output=True, timeout=60)
 
 
 @pytest.mark.parametrize("model_path, model_name, classes", [
     (None, "emoscan-fer2013", 7),
     ("ferplus", "emoscan-ferplus", 8),
 ])
-def test_the_image_serves_each_shipped_model(image, media, model_path, model_name, classes):
-    cid, url = serve(image, {"MODEL_PATH": model_path} if model_path else {})
+def test_the_image_serves_each_shipped_model(image, media, tmp_path, model_path, model_name, classes):
+    cid, url = serve(image, {"MODEL_PATH": model_path} if model_path else {}, tmp_path)
     try:
         meta = requests.get(f"{url}/metadata", timeout=10).json()
         assert meta["model"]["name"] == model_name and len(meta["classes"]) == classes
@@ -102,13 +99,13 @@ def test_the_image_serves_each_shipped_model(image, media, model_path, model_nam
         stop(image, cid)
 
 
-def test_the_image_runs_as_a_user_with_a_healthcheck_on_readyz(image):
+def test_the_image_runs_as_a_user_with_a_healthcheck_on_readyz(image, tmp_path):
     tag, env = image
     inspect = subprocess.run([engine(), "image", "inspect", "--format", "{{.Config.User}}|{{json .Config.Healthcheck}}", tag],
                              env=env, capture_output=True, text=True, timeout=60)
     user, health = inspect.stdout.strip().split("|", 1)
     assert user == "bentoml" and "/readyz" in health
-    cid, _ = serve(image, {})
+    cid, _ = serve(image, {}, tmp_path)
     try:
         if engine() == "podman":  # podman runs health checks on demand without systemd
             checked = subprocess.run(["podman", "healthcheck", "run", cid], env=env, capture_output=True, text=True,

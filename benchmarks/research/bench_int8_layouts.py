@@ -18,13 +18,13 @@ import argparse
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for _machine
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for _machine and bench_model
 from _machine import cpu_description  # noqa: E402
+from bench_model import ms_per_face  # noqa: E402
 from emoscan.data.split import load_split  # noqa: E402
 from emoscan.inference.runtime import cpu_session  # noqa: E402
 from emoscan.settings import load_params  # noqa: E402
@@ -35,22 +35,10 @@ from emoscan.training.release.quantize import (WEIGHT_LAYOUTS, exact_session, qu
 from emoscan.training.scoring import classification_metrics, predict_probabilities  # noqa: E402
 
 
-def predictor(session):
+def session_predict(session):
+    """A session as the `predict` callable of predict_probabilities and ms_per_face."""
     name = session.get_inputs()[0].name
     return lambda batch: session.run(None, {name: batch})[0]
-
-
-def ms_per_face(session, face: np.ndarray, repeats: int) -> float:
-    """Median time of one face at batch 1, after a warm-up."""
-    run = predictor(session)
-    for _ in range(50):
-        run(face)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run(face)
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
 
 
 def main() -> None:
@@ -68,7 +56,7 @@ def main() -> None:
     float_graph = Path(params["export"]["output_dir"]) / FLOAT_ONNX_FILE
     x_val, y_val = load_split(params["split"]["output_dir"], "val")
     counts = args.calibration_images or [params["export"]["calibration_images"]]
-    float_probs = predict_probabilities(predictor(cpu_session(float_graph, args.threads)), x_val, "none")
+    float_probs = predict_probabilities(session_predict(cpu_session(float_graph, args.threads)), x_val, "none")
     print(f"CPU: {cpu_description()}")
     print(f"{float_graph}: {len(x_val)} validation faces, float32 accuracy {(float_probs.argmax(1) == y_val).mean():.4f}")
     face = (x_val[:1, ..., None] / 255.0).astype(np.float32)
@@ -78,18 +66,18 @@ def main() -> None:
         for layout, n in variants:
             calibration = int8_calibration_images({**params, "export": {**params["export"], "calibration_images": n}})
             path = quantize_int8(float_graph, Path(tmp) / f"{layout}_{n}.onnx", calibration, weights=layout)
-            fused = predict_probabilities(predictor(cpu_session(path, args.threads)), x_val, "none")
-            exact = predict_probabilities(predictor(exact_session(path, args.threads)), x_val, "none")
+            sessions[layout, n] = cpu_session(path, args.threads)  # as served: fused kernels
+            fused = predict_probabilities(session_predict(sessions[layout, n]), x_val, "none")
+            exact = predict_probabilities(session_predict(exact_session(path, args.threads)), x_val, "none")
             scored = classification_metrics(y_val, exact.argmax(1), classes)
             rows[layout, n] = {"accuracy": scored["accuracy"], "macro_f1": scored["macro_f1"],
-                            "fused_exact_agreement": float((fused.argmax(1) == exact.argmax(1)).mean()),
-                            "fused_exact_max_diff": float(np.abs(fused - exact).max()),
-                            "float32_agreement": float((exact.argmax(1) == float_probs.argmax(1)).mean()),
-                            "weight_peak": signed_weight_peak(path), "ms": []}
-            sessions[layout, n] = cpu_session(path, args.threads)
+                               "fused_exact_agreement": float((fused.argmax(1) == exact.argmax(1)).mean()),
+                               "fused_exact_max_diff": float(np.abs(fused - exact).max()),
+                               "float32_agreement": float((exact.argmax(1) == float_probs.argmax(1)).mean()),
+                               "weight_peak": signed_weight_peak(path), "ms": []}
         for _ in range(args.rounds):
             for variant in variants:
-                rows[variant]["ms"].append(ms_per_face(sessions[variant], face, args.repeats))
+                rows[variant]["ms"].append(ms_per_face(session_predict(sessions[variant]), face, args.repeats))
     print(f"\n| int8_weights | calibration images | accuracy (exact) | macro-F1 | fused = exact | max diff | = float32 top-1 "
           f"| max abs weight | ms per face ({args.threads} threads, median of {args.rounds}) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")

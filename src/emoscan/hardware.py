@@ -19,8 +19,6 @@ from pathlib import Path
 
 #: Flags that make bfloat16 matrix work native.
 BFLOAT16_FLAGS = ("avx512_bf16", "amx_bf16")
-#: Flags of an int8 dot product that accumulates in int32 (no int16 pair sums).
-VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
 #: The flags a benchmark's figures depend on, in the order they are printed.
 REPORTED_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
 
@@ -44,11 +42,6 @@ def cpu_flags() -> frozenset[str]:
 def has_native_bfloat16() -> bool:
     """Whether bfloat16 matrix work is native here (AVX-512 BF16 or AMX), not emulated."""
     return any(flag in cpu_flags() for flag in BFLOAT16_FLAGS)
-
-
-def has_vnni() -> bool:
-    """Whether int8 dot products accumulate in int32 here (VNNI or AMX-INT8)."""
-    return any(flag in cpu_flags() for flag in VNNI_FLAGS)
 
 
 def cpu_name() -> str:

@@ -19,16 +19,12 @@ if [ -z "${ENGINE:-}" ]; then
   else echo "no container engine: install docker, podman or buildah (Debian: apt-get install podman buildah runc)" >&2; exit 1
   fi
 fi
-pull() { case "$ENGINE" in buildah) buildah pull -q "$1" ;; *) "$ENGINE" pull -q "$1" ;; esac; }
-
-# podman's default runtime fails on some VMs (crun: hybrid cgroups; runc: setrlimit): our settings then
-if [ "$ENGINE" != docker ] && [ -z "${CONTAINERS_CONF:-}" ]; then
-  export CONTAINERS_CONF_IF_NEEDED=$PWD/$here/containers.conf
-fi
+# podman's default runtime fails on some VMs (crun: hybrid cgroups; runc: setrlimit): these settings then
+runtime_conf=$PWD/$here/containers.conf
 
 bentofile=bentofile.yaml
 base=""
-if [ "${OFFLINE:-auto}" = 1 ] || { [ "${OFFLINE:-auto}" = auto ] && ! timeout 120 bash -c "$(declare -f pull); ENGINE=$ENGINE pull $REGISTRY_BASE" >/dev/null 2>&1; }; then
+if [ "${OFFLINE:-auto}" = 1 ] || { [ "${OFFLINE:-auto}" = auto ] && ! timeout 120 "$ENGINE" pull -q "$REGISTRY_BASE" >/dev/null 2>&1; }; then
   base=${BASE_IMAGE:-localhost/emoscan-base:bookworm}
   echo "no registry image $REGISTRY_BASE: building on $base (Debian packages)"
   BASE_IMAGE=$base "$here/base-image.sh" "$ENGINE"
@@ -66,9 +62,9 @@ started=$(date +%s)
 # to read it there, outside the working directory ("Accessing file outside of current working directory")
 (cd / && "$BENTOML" containerize "$tag" --backend "$ENGINE" "${opts[@]}" --image-tag "$image")
 echo "built $image from $tag with $ENGINE in $(( $(date +%s) - started )) s"
-if [ "$ENGINE" != docker ] && [ -z "${CONTAINERS_CONF:-}" ] && \
+if [ "$ENGINE" != docker ] && [ -z "${CONTAINERS_CONF:-}" ] && command -v podman >/dev/null && \
    ! podman run --rm --entrypoint true "$image" >/dev/null 2>&1 && \
-   CONTAINERS_CONF=$CONTAINERS_CONF_IF_NEEDED podman run --rm --entrypoint true "$image" >/dev/null 2>&1; then
-  echo "podman's default runtime cannot start containers here; run with: CONTAINERS_CONF=$CONTAINERS_CONF_IF_NEEDED"
+   CONTAINERS_CONF=$runtime_conf podman run --rm --entrypoint true "$image" >/dev/null 2>&1; then
+  echo "podman's default runtime cannot start containers here; run with: CONTAINERS_CONF=$runtime_conf"
 fi
 echo "$image"
