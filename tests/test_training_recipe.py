@@ -56,6 +56,32 @@ def test_distillation_mixes_the_teacher_with_vote_distributions_as_they_are(teac
                                0.5 * votes + 0.5 * teacher_probs, atol=1e-5)
 
 
+def test_teacher_probabilities_are_kept_by_digest_and_read_back(teacher, tmp_path, monkeypatch):
+    """A second run over the same teacher files and images reads the cached probabilities (no model
+    is loaded); other images, or another teacher file, miss the cache."""
+    from emoscan.training.fit import recipe
+
+    rng = np.random.default_rng(2)
+    x, y = rng.integers(0, 255, (16, 48, 48), dtype=np.uint8), rng.integers(0, 7, 16)
+    path = "models/warm_start/emoscan_vgg_v3.keras"
+    first = recipe.teacher_targets([path], x, y, 0.3, 2.0, 48, tmp_path / "cache")
+    np.testing.assert_allclose(first, soft_targets(teacher, x, y, 0.3, 2.0), atol=1e-5)
+    (cached,) = (tmp_path / "cache").glob("teachers-*.npy")
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("the teacher was loaded although its probabilities are cached")
+
+    monkeypatch.setattr(recipe.keras.saving, "load_model", no_loading)
+    np.testing.assert_array_equal(recipe.teacher_targets([path], x, y, 0.3, 2.0, 48, tmp_path / "cache"), first)
+    np.testing.assert_allclose(recipe.teacher_targets([path], x, y, 1.0, 2.0, 48, tmp_path / "cache"), np.eye(7)[y],
+                               atol=1e-6)  # the mix is applied after the cache
+    with pytest.raises(AssertionError, match="although"):
+        recipe.teacher_targets([path], x[::-1].copy(), y, 0.3, 2.0, 48, tmp_path / "cache")
+    with pytest.raises(AssertionError, match="although"):
+        recipe.teacher_targets([path, path], x, y, 0.3, 2.0, 48, tmp_path / "cache")
+    assert cached.stat().st_size > 0 and not list((tmp_path / "cache").glob("*.tmp.npy"))
+
+
 @pytest.mark.parametrize("with_votes", [False, True], ids=["labels", "vote distributions"])
 def test_train_stage_fits_the_soft_targets_and_names_a_missing_teacher(tmp_path, arrays, monkeypatch, teacher,
                                                                       with_votes):

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from emoscan.cli.common import CliError
+from emoscan.cli.common import CliError, add_model_argument
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -23,8 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=("parquet", "csv"), help="output format (default: params.yaml batch.output_format)")
     p.add_argument("--frame-rate", type=float, metavar="FPS", help="analysed frames per second of videos "
                    "(default: params.yaml batch.frame_rate)")
-    p.add_argument("--model", metavar="MODEL", help="fer2013 | ferplus, a model bundle or .onnx (default: MODEL_PATH, "
-                   "else fer2013)")
+    add_model_argument(p)
     p.add_argument("--address", metavar="ADDRESS", help="a Ray cluster (ray://host:10001 or host:6379; default: "
                    "RAY_ADDRESS, else a local Ray on this machine)")
     p.add_argument("--workers", type=int, metavar="N", help="recognizers running at once, one CPU each "

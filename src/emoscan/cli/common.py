@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -15,6 +16,12 @@ from emoscan.settings import load_settings
 
 class CliError(Exception):
     """A user-facing error: printed as one line, exit code 2."""
+
+
+def add_model_argument(parser: argparse.ArgumentParser) -> None:
+    """The `--model` option every sub-command takes: a shipped model's name, a bundle or an .onnx file."""
+    parser.add_argument("--model", metavar="MODEL", help=f"{' | '.join(SHIPPED_MODELS)} (shipped models), a model"
+                        " bundle or .onnx (default: MODEL_PATH, else fer2013)")
 
 
 def load_recognizer(model: str | None, **settings) -> EmotionRecognizer:

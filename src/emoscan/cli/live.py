@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from emoscan.cli.common import CliError, load_analyzer, open_writer
+from emoscan.cli.common import CliError, add_model_argument, load_analyzer, open_writer
 from emoscan.inference.analyzer import FrameReader, FrameSchedule
 from emoscan.inference.annotate import draw_faces, draw_fps
 from emoscan.inference.tracking import FaceTracker
@@ -30,8 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", metavar="OUT", type=Path, help="also write the annotated video (.mp4 or .avi)")
     p.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0 = until the end or q)")
     p.add_argument("--no-bars", action="store_true", help="hide the per-class probability bars")
-    p.add_argument("--model", metavar="MODEL", help="fer2013 | ferplus (shipped models), a model bundle or .onnx "
-                   "(default: MODEL_PATH, else fer2013)")
+    add_model_argument(p)
     p.set_defaults(run=run)
 
 

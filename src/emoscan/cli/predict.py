@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 from tqdm import tqdm
 
-from emoscan.cli.common import CliError, load_recognizer, require_file
+from emoscan.cli.common import CliError, add_model_argument, load_recognizer, require_file
 from emoscan.inference.annotate import draw_faces
 from emoscan.inference.decode import ImageDecodeError
 
@@ -25,8 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="image files (JPEG, PNG, WebP, BMP) or folders (their images, recursively)")
     p.add_argument("--json", action="store_true", help="print one JSON document with all results")
     p.add_argument("--annotate", metavar="DIR", type=Path, help="write annotated copies into DIR")
-    p.add_argument("--model", metavar="MODEL", help="fer2013 | ferplus (shipped models), a model bundle or .onnx "
-                   "(default: MODEL_PATH, else fer2013)")
+    add_model_argument(p)
     p.set_defaults(run=run)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from emoscan.cli.common import CliError, load_analyzer, open_writer, require_file
+from emoscan.cli.common import CliError, add_model_argument, load_analyzer, open_writer, require_file
 from emoscan.inference.analyzer import FrameResult, VideoAnalysis, VideoDecodeError, format_timestamp
 from emoscan.inference.annotate import draw_faces
 
@@ -26,8 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     out.add_argument("--csv", metavar="OUT", type=Path, help="write one row per face to a CSV file")
     p.add_argument("--annotate", metavar="OUT", type=Path, help="write an annotated copy (.mp4 or .avi)")
     p.add_argument("--plot", metavar="OUT", type=Path, help="save a PNG of emotions over time")
-    p.add_argument("--model", metavar="MODEL", help="fer2013 | ferplus (shipped models), a model bundle or .onnx "
-                   "(default: MODEL_PATH, else fer2013)")
+    add_model_argument(p)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(run=run)
 

@@ -3,6 +3,7 @@ accelerated trainer (JAX, GPU): parameter checks, class weights, the optimiser a
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import keras
@@ -92,8 +93,17 @@ def soft_targets(teacher: keras.Model, x: np.ndarray, y: np.ndarray, alpha: floa
     renormalised). `y` is class indices (N,), taken as one-hot, or a target distribution (N, classes)
     such as FER+'s normalised votes, taken as it is. Computed once, so training costs no teacher
     forward passes."""
-    probs = predict_probabilities(lambda b: keras.ops.convert_to_numpy(teacher(b, training=False)), x, "flip",
-                                  batch_size)
+    return mixed_targets(flip_averaged(teacher, x, batch_size), y, alpha, temperature)
+
+
+def flip_averaged(teacher: keras.Model, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    """The teacher's probabilities on `x`, each face averaged with its mirror image."""
+    return predict_probabilities(lambda b: keras.ops.convert_to_numpy(teacher(b, training=False)), x, "flip",
+                                 batch_size)
+
+
+def mixed_targets(probs: np.ndarray, y: np.ndarray, alpha: float, temperature: float) -> np.ndarray:
+    """`alpha` x the labels `y` + (1 - alpha) x the teacher's `probs` softened by `temperature`."""
     sharpened = np.power(np.clip(probs, 1e-8, 1.0), 1.0 / temperature)
     sharpened /= sharpened.sum(axis=1, keepdims=True)
     labels = np.eye(probs.shape[1], dtype=np.float32)[y] if y.ndim == 1 else y.astype(np.float32)
@@ -101,8 +111,27 @@ def soft_targets(teacher: keras.Model, x: np.ndarray, y: np.ndarray, alpha: floa
 
 
 def teacher_targets(teachers: list[str], x: np.ndarray, y: np.ndarray, alpha: float, temperature: float,
-                    image_size: int) -> np.ndarray:
+                    image_size: int, cache_dir: str | Path = "") -> np.ndarray:
     """`soft_targets` from the average of the `.keras` files in `teachers` (computed in float32 under
-    any global precision policy); `y` as `soft_targets` takes it."""
+    any global precision policy); `y` as `soft_targets` takes it. With `cache_dir`, the teachers'
+    probabilities are kept there under a digest of the teachers' files and the images, so that a
+    restart or another seed over the same teachers and images reads them instead of recomputing."""
+    cached = Path(cache_dir) / f"teachers-{teacher_digest(teachers, x)}.npy" if cache_dir else None
+    if cached is not None and cached.is_file():
+        return mixed_targets(np.load(cached), y, alpha, temperature)
     teacher = average_ensemble([keras.saving.load_model(t, compile=False) for t in teachers], image_size)
-    return soft_targets(teacher, x, y, alpha, temperature)
+    probs = flip_averaged(teacher, x)
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        np.save(cached.with_suffix(".tmp.npy"), probs)
+        cached.with_suffix(".tmp.npy").replace(cached)  # whole or absent, even if stopped mid-write
+    return mixed_targets(probs, y, alpha, temperature)
+
+
+def teacher_digest(teachers: list[str], x: np.ndarray) -> str:
+    """SHA-256 (first 16 hex digits) of the teachers' files, in order, and of the images."""
+    digest = hashlib.sha256()
+    for teacher in teachers:
+        digest.update(Path(teacher).read_bytes())
+    digest.update(np.ascontiguousarray(x).tobytes())
+    return digest.hexdigest()[:16]

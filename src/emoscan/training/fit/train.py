@@ -230,7 +230,7 @@ def train(params: dict) -> dict:
         # knowledge distillation: the labels (FER+'s votes, where the split has them) mixed with the
         # teachers' average, computed once before training
         targets = teacher_targets(cfg["distill_from"], x_train, targets, cfg["distill_alpha"],
-                                  cfg["distill_temperature"], params["image_size"])
+                                  cfg["distill_temperature"], params["image_size"], cfg.get("teacher_cache", ""))
         log.info("distilling from %s (alpha %.2f, T %.1f)", cfg["distill_from"], cfg["distill_alpha"],
                  cfg["distill_temperature"])
     train_ds = make_dataset(x_train, targets, cfg["batch_size"], n, training=True,

@@ -1,8 +1,10 @@
 """Ship a trained model: copy the serving bundle, the Keras weights (FER-2013) and the evaluation
-into `models/emoscan-fer2013/` or `models/emoscan-ferplus/` (committed to git) and write its model card.
+into `models/emoscan-fer2013/`, `models/emoscan-ferplus/` or `models/emoscan-fer2013-fast/`
+(committed to git) and write its model card.
 
     python -m emoscan.training.release.ship [--params params.yaml] [--dest models/emoscan-fer2013]
     python -m emoscan.training.release.ship --params ferplus/params.yaml --dest models/emoscan-ferplus
+    python -m emoscan.training.release.ship --params fast/params.yaml --dest models/emoscan-fer2013-fast
 """
 
 from __future__ import annotations
@@ -17,15 +19,16 @@ import keras
 from emoscan.settings import labels_of, load_params
 from emoscan.training.artifacts import (BEST_MODEL, EXPORT_REPORT, LABELS_FILE, ONNX_FILE, PREPROCESSING_FILE,
                                         TRAINING_PLOT, provenance_of)
+from emoscan.training.release.cost import cost_words
 from emoscan.training.scoring import per_class_table
 from emoscan.training.tracking import setup_tracking
 
-CARD = """# emoscan-fer2013 — model card
+CARD = """# {name} — model card
 
-Facial expression classifier for 48x48 grayscale face crops; 7 classes (angry, disgust, fear,
+{purpose}Facial expression classifier for 48x48 grayscale face crops; 7 classes (angry, disgust, fear,
 happy, neutral, sad, surprise). Served with ONNX Runtime (`model.onnx`, {quantization}). The
-float32 network is a DVC output of the pipeline (`models/train/model.keras`) and an MLflow
-artefact of its run, not a file in git: `dvc repro dvc.yaml` rebuilds it.
+float32 network is a DVC output of the pipeline (`{network}`) and an MLflow
+artefact of its run, not a file in git: `dvc repro {pipeline}` rebuilds it.
 
 ## Data
 FER-2013 (Goodfellow et al., 2013) as the Kaggle image-folder download: {train} training and
@@ -42,6 +45,8 @@ Reproduce: {reproduce} MLflow run `{run_id}`, registered as version {version}
 in the training machine's MLflow store.
 Export (`export_report.json`): {export_note} Served with the test-time augmentation the headline uses
 (`test_time_augmentation` in `preprocessing.json`).
+
+Cost: {cost}
 
 ## Test-split results (evaluate stage: this bundle through the serving classifier, TTA `{tta}`)
 Accuracy **{acc:.4f}**, macro-F1 **{f1:.4f}** (without TTA: accuracy {acc_plain:.4f}, macro-F1
@@ -92,6 +97,8 @@ Reproduce: {reproduce} MLflow run `{run_id}`, registered as version {version} of
 `emoscan-ferplus` in the training machine's MLflow store.
 Export (`export_report.json`): {export_note}
 
+Cost: {cost}
+
 ## Validation results (FER2013Valid, majority vote; evaluate stage, this bundle as served)
 Accuracy **{acc:.4f}**, macro-F1 **{f1:.4f}**.
 
@@ -123,7 +130,17 @@ def trained_here_recipe(params: dict, model: keras.Model, epochs: int, policy: s
             f" {t['optimizer']} (lr {t['learning_rate']}, {t['lr_schedule']} schedule), batch {t['batch_size']},"
             f" {precision}, label smoothing {t['label_smoothing']}, class weights (inverse"
             f" frequency)^{t.get('class_weight_power', 0)}, augmentation: {augmentation_words(a)}."
-            f"{warm_start_note(t, epochs)}{ensemble_note(t.get('ensemble_with', []))}")
+            f"{warm_start_note(t, epochs)}{distill_note(t)}{ensemble_note(t.get('ensemble_with', []))}")
+
+
+def distill_note(t: dict) -> str:
+    """A sentence on the teachers the train section `t` distilled from (`train.distill_from`), if any."""
+    if not t.get("distill_from"):
+        return ""
+    teachers = ", ".join(f"`{p}`" for p in t["distill_from"])
+    return (f" Knowledge distillation: the targets were the labels (weight {t['distill_alpha']}) mixed with the"
+            f" flip-averaged probabilities of {teachers} (temperature {t['distill_temperature']}), computed once"
+            " on the un-augmented training images.")
 
 
 def augmentation_words(a: dict) -> str:
@@ -282,10 +299,28 @@ def ferplus_recipe(params: dict, model: keras.Model, epochs: int, minutes: float
                     f" then `dvc repro ferplus/dvc.yaml` with the committed `ferplus/params.yaml` and {ship}")
 
 
+#: the opening line of a card, per registered model that needs one beside its data and recipe
+PURPOSE = {"emoscan-fer2013-fast": "The fast FER-2013 model (`--model fer2013-fast`, `MODEL_PATH=fer2013-fast`): a"
+           " width-1.0 student of `emoscan-fer2013` at a quarter of its cost per face, for many faces per"
+           " frame or small CPUs.\n\n"}
+
+
+def pipeline_of(params_path: str) -> str:
+    """The dvc.yaml beside a params file: `dvc.yaml`, `ferplus/dvc.yaml`, `fast/dvc.yaml`."""
+    return str(Path(params_path).parent / "dvc.yaml")
+
+
+def ship_command(params_path: str, dest: Path) -> str:
+    """The command that ships the model of `params_path` into `dest`."""
+    args = "" if params_path == "params.yaml" else f" --params {params_path} --dest {dest}"
+    return f"python -m emoscan.training.release.ship{args}"
+
+
 def write_card(dest: Path, params: dict, metrics: dict, info: dict, report: dict, model: keras.Model,
-               export_report: dict) -> None:
+               export_report: dict, params_path: str = "params.yaml") -> None:
     """Render MODEL_CARD.md from params, metrics, the split report and the export report."""
     t = params["train"]
+    cost = cost_words(dest, model.count_params())
     headline = metrics[metrics["headline"]]
     counts = {s: sum(v for k, v in c.items() if k != "no_majority") for s, c in report["counts"].items()}
     minutes = info.get("train_minutes", 0)
@@ -293,8 +328,8 @@ def write_card(dest: Path, params: dict, metrics: dict, info: dict, report: dict
         recipe, reproduce = ferplus_recipe(params, model, info["epochs"], minutes, info.get("precision"))
     elif t["epochs"]:
         recipe = trained_here_recipe(params, model, info["epochs"], info.get("precision"))
-        reproduce = (f"`dvc repro` with the committed `params.yaml` (2 CPU cores: about {minutes:.0f} min),"
-                     " then `python -m emoscan.training.release.ship`.")
+        reproduce = (f"`dvc repro {pipeline_of(params_path)}` with the committed `{params_path}` (2 CPU cores:"
+                     f" about {minutes:.0f} min of training), then `{ship_command(params_path, dest)}`.")
     else:
         recipe = assembled_recipe(params, model)
         reproduce = ("the networks: `python -m emoscan.training.fit.accelerated` (`KERAS_BACKEND=jax` on a GPU; their"
@@ -308,10 +343,12 @@ def write_card(dest: Path, params: dict, metrics: dict, info: dict, report: dict
             version=info["version"], export_note=export_note(export_report),
             quantization="int8" if export_report.get("int8") else "float32", acc=headline["accuracy"],
             f1=headline["macro_f1"], table=per_class_table(headline),
-            contempt=int(per_class["contempt"]["support"]), disgust=int(per_class["disgust"]["support"])))
+            contempt=int(per_class["contempt"]["support"]), disgust=int(per_class["disgust"]["support"]),
+            cost=cost))
         return
     dest.joinpath("MODEL_CARD.md").write_text(CARD.format(
-        train=counts["train"], val=counts["val"], test=counts["test"], val_pct=params["split"]["val_fraction"],
+        name=info["name"], purpose=PURPOSE.get(info["name"], ""), cost=cost, network=f"{t['output_dir']}/{BEST_MODEL}",
+        pipeline=pipeline_of(params_path), train=counts["train"], val=counts["val"], test=counts["test"], val_pct=params["split"]["val_fraction"],
         seed=params["split"]["seed"], dups=report["cross_split_duplicates"], recipe=recipe, reproduce=reproduce,
         run_id=info["run_id"],
         version=info["version"], tta=metrics.get("tta", "none"), export_note=export_note(export_report),
@@ -361,7 +398,7 @@ def ship(params_path: str, dest: Path) -> dict:
             "quantization": "int8" if export_report.get("int8") else "float32",
             "train_minutes": training_minutes(summary, train_dir, params)}
     (dest / "model_info.json").write_text(json.dumps(info, indent=2))
-    write_card(dest, params, metrics, info, report, model, export_report)
+    write_card(dest, params, metrics, info, report, model, export_report, params_path)
     return info
 
 
