@@ -7,7 +7,7 @@ import json
 import keras
 import yaml
 
-from emoscan.training.release.ship import assembled_recipe
+from emoscan.training.release.ship import assembled_recipe, pipeline_of, ship_command, trained_here_recipe
 
 
 def write_provenance(path, **fields) -> str:
@@ -115,3 +115,20 @@ def test_assembled_card_describes_a_saved_soup_and_its_ingredients(tmp_path):
     assert "re-estimated on 8192 training images (validation accuracy 0.7095)" in text
     assert f"Its ingredients: `{start}`; `gone/restart.keras`: sgd lr 0.01, batch 128" in text
     assert "seed 711, from `" in text and "76 epochs in 3.8 min on NVIDIA H200 (validation accuracy 0.6941)" in text
+
+
+def test_a_card_trained_here_names_its_teachers_and_how_to_reproduce_its_pipeline():
+    params = yaml.safe_load(open("params.yaml"))
+    params["train"].update(epochs=15, init_from="", distill_from=["models/train/model.keras"], distill_alpha=0.3,
+                           distill_temperature=2.0, ensemble_with=[])
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(7)])
+    text = trained_here_recipe(params, model, 15, "mixed_bfloat16")
+    assert "15 epochs of adam" in text and "mixed bfloat16 compute" in text
+    assert "the labels (weight 0.3) mixed with the flip-averaged probabilities of `models/train/model.keras`" in text
+    assert "temperature 2.0" in text
+    params["train"]["distill_from"] = []
+    assert "distillation" not in trained_here_recipe(params, model, 15)
+    assert pipeline_of("fast/params.yaml") == "fast/dvc.yaml" and pipeline_of("params.yaml") == "dvc.yaml"
+    assert ship_command("params.yaml", "models/emoscan-fer2013") == "python -m emoscan.training.release.ship"
+    assert ship_command("fast/params.yaml", "models/emoscan-fer2013-fast") == (
+        "python -m emoscan.training.release.ship --params fast/params.yaml --dest models/emoscan-fer2013-fast")
