@@ -36,6 +36,7 @@ def test_bento_holds_code_model_and_dependencies(bento):
     for name in ("service.py", "params.yaml", "src/emoscan/service/app.py", "src/emoscan/inference/detectors/base.py",
                  "models/emoscan-fer2013/model.onnx", "models/emoscan-fer2013/labels.json",
                  "models/emoscan-ferplus/model.onnx", "models/emoscan-ferplus/labels.json",
+                 "models/emoscan-fer2013-fast/model.onnx", "models/emoscan-fer2013-fast/labels.json",
                  "src/emoscan/inference/detectors/models/yunet_s_dynamic.onnx",
                  "src/emoscan/inference/detectors/models/LICENSE-YuNet-Apache-2.0",
                  "src/emoscan/service/web/index.html", "src/emoscan/service/web/app.js"):

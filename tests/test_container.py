@@ -80,6 +80,7 @@ def stop(image_and_env: tuple[str, dict], name: str) -> None:
 @pytest.mark.parametrize("model_path, model_name, classes", [
     (None, "emoscan-fer2013", 7),
     ("ferplus", "emoscan-ferplus", 8),
+    ("fer2013-fast", "emoscan-fer2013-fast", 7),
 ])
 def test_the_image_serves_each_shipped_model(image, media, tmp_path, model_path, model_name, classes):
     cid, url = serve(image, {"MODEL_PATH": model_path} if model_path else {}, tmp_path)

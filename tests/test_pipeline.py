@@ -166,6 +166,22 @@ def test_repro_produces_every_output(pipeline_repo):
     assert (repo / "plots_html" / "index.html").is_file()
 
 
+def test_ship_copies_the_bundle_and_writes_a_card_with_its_figures_and_cost(pipeline_repo, tmp_path):
+    dest = tmp_path / "emoscan-fer2013"
+    run(["python", "-m", "emoscan.training.release.ship", "--dest", str(dest)], cwd=pipeline_repo)
+    for name in ("model.onnx", "labels.json", "preprocessing.json", "export_report.json", "metrics.json",
+                 "model_info.json", "confusion_matrix.png", "training_plot.png", "MODEL_CARD.md"):
+        assert (dest / name).is_file(), name
+    card, metrics = (dest / "MODEL_CARD.md").read_text(), json.loads((dest / "metrics.json").read_text())
+    assert card.startswith("# emoscan-fer2013 — model card") and f"Accuracy **{metrics['accuracy']:.4f}**" in card
+    assert "`dvc repro dvc.yaml` with the committed `params.yaml`" in card
+    cost = re.search(r"Cost: ([\d,]+) parameters, a ([\d.]+) MB `model.onnx`, (\d+)M multiply-adds per face; "
+                     r"([\d.]+) ms per face at batch 1 on 2 threads", card)
+    assert cost, card
+    assert float(cost[2]) == pytest.approx((dest / "model.onnx").stat().st_size / 1e6, abs=0.006)
+    assert int(cost[1].replace(",", "")) > 0 and int(cost[3]) > 0 and float(cost[4]) > 0
+
+
 def test_mlflow_run_holds_params_metrics_and_artifacts(pipeline_repo):
     client = mlflow_client(pipeline_repo)
     experiment = client.get_experiment_by_name("emoscan")

@@ -301,7 +301,7 @@ def ferplus_recipe(params: dict, model: keras.Model, epochs: int, minutes: float
 
 #: the opening line of a card, per registered model that needs one beside its data and recipe
 PURPOSE = {"emoscan-fer2013-fast": "The fast FER-2013 model (`--model fer2013-fast`, `MODEL_PATH=fer2013-fast`): a"
-           " width-1.0 student of `emoscan-fer2013` at a quarter of its cost per face, for many faces per"
+           " width-1.0 student of `emoscan-fer2013` at an eighth of its multiply-adds per face, for many faces per"
            " frame or small CPUs.\n\n"}
 
 
