@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from emoscan.labels import CLASSES
 from emoscan.data.split import load_split
 from emoscan.inference.classifier import EmotionClassifier
 from emoscan.inference.preprocess import normalize
+from emoscan.training.release.cost import ms_per_face  # batch-1 timing, shared with the model card
 
 # fer's label order -> emoscan's
 FER_LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -66,19 +66,6 @@ def quality(predict: Predict, inputs: np.ndarray, y: np.ndarray) -> dict:
     probs = np.concatenate([predict(inputs[i:i + 256]) for i in range(0, len(inputs), 256)])
     pred = probs.argmax(1)
     return {"accuracy": accuracy_score(y, pred), "macro_f1": f1_score(y, pred, average="macro")}
-
-
-def ms_per_face(predict: Predict, inputs: np.ndarray, repeats: int = 1000) -> float:
-    """Median latency of one face at batch 1, after warm-up."""
-    one = inputs[:1]
-    for _ in range(100):
-        predict(one)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        predict(one)
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
 
 
 def faces_per_s(predict: Predict, inputs: np.ndarray, rounds: int = 5) -> float:

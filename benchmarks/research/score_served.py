@@ -23,6 +23,7 @@ import keras
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for the shared helpers
 from _machine import cpu_description  # noqa: E402
 from _served import lowest_medians, served_int8  # noqa: E402
+from bench_int8_layouts import session_predict  # noqa: E402  (this folder is on sys.path as the script's)
 from emoscan.data.split import load_split  # noqa: E402
 from emoscan.inference.classifier import EmotionClassifier  # noqa: E402
 from emoscan.inference.preprocess import normalize  # noqa: E402
@@ -42,11 +43,11 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params(args.params)
     classes = tuple(params["classes"])
-    x_train, _ = load_split(params["split"]["output_dir"], "train")
     x_val, y_val = load_split(params["split"]["output_dir"], "val")
     candidates = {Path(n).name: (lambda n=n: keras.saving.load_model(n, compile=False)) for n in args.networks}
     if args.soup:
         cfg = {**params["train"], "init_from": args.soup[0], "soup_with": args.soup[1:]}
+        x_train = load_split(params["split"]["output_dir"], "train")[0]  # the BatchNorm re-estimation's images
         candidates[f"soup of {len(args.soup)}"] = lambda: warm_start(cfg, x_train, normalize)
     print(f"validation: {len(y_val)} faces ({params['split']['output_dir']}); CPU: {cpu_description()}")
     rows, served = {}, {}
@@ -54,7 +55,7 @@ def main() -> None:
         for i, (name, load) in enumerate(candidates.items()):
             bundle = served_int8([load()], params, Path(tmp) / str(i))
             session = exact_session(bundle / ONNX_FILE, threads=args.threads)
-            exact = predict_probabilities(lambda b, s=session: s.run(None, {s.get_inputs()[0].name: b})[0], x_val, "none")
+            exact = predict_probabilities(session_predict(session), x_val, "none")
             rows[name] = (classification_metrics(y_val, exact.argmax(1), classes), (bundle / ONNX_FILE).stat().st_size)
             served[name] = EmotionClassifier(bundle, threads=args.threads, tta="none").predict
         times = lowest_medians(served, normalize(x_val))

@@ -38,7 +38,7 @@ class EmotionRecognizer:
     """Face detection + expression classification for Python callers.
 
     `model`: a bundle folder or `.onnx` file, or a shipped model's name ("fer2013", "ferplus": eight
-    emotions with contempt, "fer2013-fast": a quarter of fer2013's cost per face); None picks what the service would serve
+    emotions with contempt, "fer2013-fast": about a fifth of fer2013's time per face); None picks what the service would serve
     (`MODEL_PATH`, else the champion in the BentoML store, else the model shipped in the
     repository). `settings`: overrides of the `inference` section of params.yaml, by name
     (e.g. `min_face_size=40`, `detector="yunet_n"`); an unknown name or a bad value raises ValueError.

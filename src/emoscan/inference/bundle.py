@@ -2,8 +2,8 @@
 model shipped in the repository (so a fresh clone serves at once).
 
 Three models are shipped: `fer2013` (seven emotions, the default), `ferplus` (eight, contempt
-added, learnt from FER+'s ten votes per face) and `fer2013-fast` (seven, a quarter of `fer2013`'s
-cost per face, a few points less accurate). Everywhere a model is chosen (`MODEL_PATH`, the
+added, learnt from FER+'s ten votes per face) and `fer2013-fast` (seven, about a fifth of `fer2013`'s
+time per face, a few points less accurate). Everywhere a model is chosen (`MODEL_PATH`, the
 CLI's `--model`, `EmotionRecognizer(model)`), the name of a shipped model may stand for its folder."""
 
 from __future__ import annotations
