@@ -23,6 +23,8 @@ FER_ZIP = Path(os.environ.get("EMOSCAN_FER_ZIP", REPO.parent / "shared" / "data"
 FERPLUS_ZIP = Path(os.environ.get("EMOSCAN_FERPLUS_ZIP", REPO.parent / "shared" / "data" / "ferplus" / "ferplus.zip"))
 CLASSES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 BIN = Path(sys.executable).parent
+# a CLI run that picks its model only from its arguments: no MODEL_PATH, no BentoML model store
+SHIPPED_ONLY = {"MODEL_PATH": "", "BENTOML_HOME": "/nonexistent-bentoml-home"}
 
 
 #: the longest modules first, so that the test processes share the work evenly (pytest-xdist)

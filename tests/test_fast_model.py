@@ -11,7 +11,7 @@ import pytest
 import requests
 
 import emoscan
-from conftest import CLASSES, bentoml_server, run
+from conftest import CLASSES, SHIPPED_ONLY, bentoml_server, run
 from emoscan.data.split import load_split
 from emoscan.inference.bundle import SHIPPED_MODELS
 from emoscan.inference.classifier import EmotionClassifier
@@ -19,7 +19,6 @@ from emoscan.training.release.cost import multiply_adds
 from emoscan.training.scoring import classification_metrics, predict_probabilities
 
 pytestmark = pytest.mark.slow
-ISOLATED = {"MODEL_PATH": "", "BENTOML_HOME": "/nonexistent-bentoml-home"}
 FAST = SHIPPED_MODELS["fer2013-fast"]
 
 
@@ -30,7 +29,7 @@ def test_the_api_cli_and_server_take_the_fast_model_by_name(media, tmp_path):
     assert list(face.probabilities) == list(CLASSES)
     assert sum(face.probabilities.values()) == pytest.approx(1.0, abs=1e-3)
     out = run(["emoscan", "predict", str(media["astronaut"]), "--model", "fer2013-fast", "--json"],
-              env=ISOLATED).stdout
+              env=SHIPPED_ONLY).stdout
     assert len(json.loads(out)["faces"]) == 1
     with bentoml_server(tmp_path, {"MODEL_PATH": "fer2013-fast"}) as (url, _):
         meta = requests.get(f"{url}/metadata", timeout=5).json()

@@ -12,14 +12,13 @@ import pytest
 import requests
 
 import emoscan
-from conftest import bentoml_server, run
+from conftest import SHIPPED_ONLY, bentoml_server, run
 from emoscan.data.ferplus import FERPLUS_CLASSES, NO_MAJORITY, majority_labels, read_folder
 from emoscan.inference.bundle import SHIPPED_MODELS
 from emoscan.inference.classifier import EmotionClassifier
 from emoscan.training.scoring import classification_metrics, predict_probabilities
 
 pytestmark = pytest.mark.slow
-ISOLATED = {"MODEL_PATH": "", "BENTOML_HOME": "/nonexistent-bentoml-home"}
 
 
 def test_the_api_takes_the_shipped_model_by_name(media):
@@ -34,10 +33,10 @@ def test_the_api_takes_the_shipped_model_by_name(media):
 
 
 def test_the_cli_takes_model_ferplus(media, tmp_path):
-    out = run(["emoscan", "predict", str(media["astronaut"]), "--model", "ferplus", "--json"], env=ISOLATED).stdout
+    out = run(["emoscan", "predict", str(media["astronaut"]), "--model", "ferplus", "--json"], env=SHIPPED_ONLY).stdout
     assert list(json.loads(out)["faces"][0]["probabilities"]) == list(FERPLUS_CLASSES)
     run(["emoscan", "video", str(media["video"]), "--model", "ferplus", "--csv", str(tmp_path / "f.csv")],
-        env=ISOLATED)
+        env=SHIPPED_ONLY)
     with open(tmp_path / "f.csv") as handle:
         header = next(csv.reader(handle))
     assert header[-8:] == list(FERPLUS_CLASSES)
