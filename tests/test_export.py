@@ -15,7 +15,8 @@ from sklearn.metrics import f1_score
 from conftest import REPO
 from emoscan.inference.bundle import SHIPPED_MODEL_DIR
 from emoscan.inference.classifier import EmotionClassifier, ModelBundleError, apply_class_offsets
-from emoscan.training.release.calibration import cross_fitted_probabilities, fit_class_offsets
+from emoscan.training.release.calibration import (class_prior, cross_fitted_probabilities, fit_class_offsets,
+                                                  prior_offsets)
 from emoscan.training.scoring import predict_probabilities
 
 
@@ -46,6 +47,16 @@ def test_offsets_raise_the_under_predicted_class_and_macro_f1():
 def test_offsets_stay_zero_when_nothing_improves():
     y = np.arange(7).repeat(10)
     assert not fit_class_offsets(np.eye(7)[y] * 0.9 + 0.1 / 7, y).any()
+
+
+def test_prior_offsets_lean_towards_the_classes_training_saw_rarely():
+    prior = class_prior(np.array([0] * 90 + [1] * 2 + [2] * 8), 4)  # class 3 never seen: counted once
+    np.testing.assert_allclose(prior, np.array([90, 2, 8, 1]) / 101)
+    assert not prior_offsets(prior, 0.0).any()
+    offsets = prior_offsets(prior, 0.5)
+    assert abs(offsets.mean()) < 1e-12 and list(np.argsort(offsets)) == [0, 2, 1, 3]
+    # power 1 turns a classifier that predicts the training prior into a uniform one
+    np.testing.assert_allclose(apply_class_offsets(np.tile(prior, (3, 1)), prior_offsets(prior, 1.0)), 0.25, atol=1e-6)
 
 
 def test_applied_offsets_keep_probabilities_normalised():

@@ -25,6 +25,19 @@ def check_offsets_params(cfg: dict) -> None:
     require(cfg, "halvings", int, where="export.class_offsets", low=1, high=50)
 
 
+def class_prior(labels: np.ndarray, classes: int) -> np.ndarray:
+    """Each class's frequency among `labels` (class indices), every class counted at least once."""
+    counts = np.maximum(np.bincount(labels, minlength=classes).astype(np.float64), 1.0)
+    return counts / counts.sum()
+
+
+def prior_offsets(prior: np.ndarray, power: float) -> np.ndarray:
+    """Logit adjustment (Menon et al., 2021): offsets -power * log(prior), shifted to mean 0, so that
+    argmax(log p + offsets) leans towards the classes that training saw rarely; zeros at power 0."""
+    offsets = -power * np.log(prior)
+    return offsets - offsets.mean()
+
+
 def fit_kwargs(cfg: dict) -> dict:
     """fit_class_offsets' keyword arguments from export.class_offsets."""
     return {"max_abs": cfg["max_abs"], "step": cfg["step"], "rounds": cfg["rounds"]}
