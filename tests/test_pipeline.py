@@ -32,7 +32,7 @@ def pipeline_repo(tmp_path_factory) -> Path:
         run(cmd, cwd=repo)
     log = repo.parent / "repro.log"
     KILLS.append(repro_killed_when(repo, log, lambda: any((repo / "data").glob(".fetch-*/unzipped"))))
-    KILLS.append(repro_killed_when(repo, log, lambda: stage_running(repo, "pipelines/split.py", 1.0)))
+    KILLS.append(repro_killed_when(repo, log, lambda: stage_running(repo, "pipelines/split.py", 0.3)))
     KILLS.append(repro_killed_when(repo, log, lambda: logged_epochs(repo) >= 1))
     run(["dvc", "repro", "dvc.yaml"], cwd=repo, timeout=1500)  # the FER-2013 pipeline (ferplus/dvc.yaml: FER+)
     return repo
