@@ -1,6 +1,7 @@
 """What the class offsets do out-of-sample: the bundle's validation probabilities (its TTA, offsets
-off), then (1) the prior correction `export.class_offsets.prior_power` at several powers tau
-(offsets -tau * log(training-split class frequencies), nothing fitted on validation), and (2) for
+off), then (1) a prior correction at several powers tau (`calibration.prior_offsets`: offsets
+-tau * log(training-split class frequencies), nothing fitted on validation; not a params knob, the
+bundles ship without it), and (2) for
 several random stratified halvings of validation, offsets fitted on one half and scored on the other
 (`emoscan.training.release.calibration.cross_fitted_probabilities`, as the evaluate stage does),
 against no offsets. Prints accuracy, macro-F1 and the rarest classes' recall.
