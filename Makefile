@@ -15,7 +15,7 @@ $(BIN)/emoscan: pyproject.toml
 	  echo "chromium, redis-server or podman is not installed: the tests that need them will be skipped"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[pipeline,dev,batch]"
+	$(BIN)/python -m pip install --quiet -e ".[serve,plot,pipeline,batch,dev]"
 	$(BIN)/python -m pip check
 	touch $(BIN)/emoscan
 

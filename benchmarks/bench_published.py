@@ -40,7 +40,7 @@ from _served import lowest_medians, served_int8  # benchmarks/ is on sys.path wh
 # 1,024 calibration (or even its 256 parity) images do not fit in 24 GiB.
 EXPORT_IMAGES = 64
 
-SHIPPED_BUNDLE = Path("models/emoscan-fer2013")
+SHIPPED_BUNDLE = Path("src/emoscan/models/emoscan-fer2013")
 CROP = 40
 
 

@@ -45,7 +45,7 @@ def main() -> None:
         settings = with_overrides(settings, {"detector": args.detector}, "--detector")
     if args.video_detectors:
         settings = with_overrides(settings, {"video_detectors": args.video_detectors}, "--video-detectors")
-    path = Path(args.model) if args.model else resolve_model(use_bentoml_store=False).path
+    path = Path(args.model) if args.model else resolve_model().path
     classifier = EmotionClassifier(path, settings.classifier_threads)
     analyzer = FaceAnalyzer(classifier, with_overrides(settings, {"detection_max_side": settings.live_detection_max_side}, "live"))
     files = FaceAnalyzer(classifier, settings)

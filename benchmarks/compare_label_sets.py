@@ -5,7 +5,7 @@ Images are matched by their pixels (the nearest FER-2013 test image, kept when i
 difference is under 6 grey levels: the Kaggle download is JPEG-compressed, FER+'s PNGs are not);
 those whose FER+ majority is contempt, or that have none, are left out. Needs both pipelines' split stages (`dvc repro dvc.yaml:split ferplus/dvc.yaml:split`).
 
-    python benchmarks/compare_label_sets.py [--fer2013 models/emoscan-fer2013] [--ferplus models/emoscan-ferplus]
+    python benchmarks/compare_label_sets.py [--fer2013 src/emoscan/models/emoscan-fer2013] [--ferplus src/emoscan/models/emoscan-ferplus]
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ def nearest_images(queries: np.ndarray, pool: np.ndarray) -> tuple[np.ndarray, n
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fer2013", default="models/emoscan-fer2013")
-    parser.add_argument("--ferplus", default="models/emoscan-ferplus")
+    parser.add_argument("--fer2013", default="src/emoscan/models/emoscan-fer2013")
+    parser.add_argument("--ferplus", default="src/emoscan/models/emoscan-ferplus")
     args = parser.parse_args()
     fer_params, plus_params = load_params("params.yaml"), load_params("ferplus/params.yaml")
     x_plus, y_plus = load_split(plus_params["split"]["output_dir"], "val")

@@ -28,7 +28,7 @@ SHIPPED_ONLY = {"MODEL_PATH": "", "BENTOML_HOME": "/nonexistent-bentoml-home"}
 
 
 #: the longest modules first, so that the test processes share the work evenly (pytest-xdist)
-LONGEST_FIRST = ("test_pipeline.py", "test_bento.py", "test_soak.py", "test_batch.py", "test_training_recipe.py",
+LONGEST_FIRST = ("test_pipeline.py", "test_bento.py", "test_package.py", "test_soak.py", "test_batch.py", "test_training_recipe.py",
                  "test_model.py", "test_gpu_tools.py")
 
 

@@ -245,6 +245,14 @@ def test_champion_imports_into_the_bentoml_store(pipeline_repo, tmp_path):
     assert "emoscan-fer2013" in listed
     stored = next((tmp_path / "bentoml" / "models" / "emoscan-fer2013").glob("*/model.onnx"))
     assert stored.stat().st_size > 100_000
+    # the store is read only when asked: the default stays the shipped model
+    which = ("import emoscan; s = emoscan.EmotionRecognizer().source; "
+             "print(s.origin, s.name, s.path.name if s.origin == 'shipped' else s.version)")
+    assert run(["python", "-c", which], cwd=tmp_path, env={**env, "MODEL_PATH": ""}).stdout.split() == [
+        "shipped", "emoscan-fer2013", "emoscan-fer2013"]
+    origin, name, version = run(["python", "-c", which], cwd=tmp_path,
+                                env={**env, "MODEL_PATH": "champion:emoscan-fer2013"}).stdout.split()
+    assert (origin, name) == ("bentoml-store", "emoscan-fer2013") and stored.parent.name == version
 
 
 def test_bad_params_stop_the_pipeline_with_a_named_key(pipeline_repo):

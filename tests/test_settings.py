@@ -9,18 +9,19 @@ import yaml
 
 import emoscan.settings as settings_module
 from conftest import REPO
-from emoscan.settings import ParamsError, load_params, load_settings, params_path, with_overrides
+from emoscan.settings import ParamsError, Settings, load_params, load_settings, params_path, with_overrides
 
 
-def test_the_project_params_are_valid_for_every_part():
+def test_the_project_params_are_valid_for_every_part_and_repeat_the_defaults_in_code():
     settings = load_settings(REPO / "params.yaml")
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
-    # the values come from params.yaml alone: nothing is defaulted in code
     assert settings.inference.model_dump() == raw["inference"]
     assert settings.service.model_dump() == raw["service"]
     assert settings.batch.model_dump() == raw["batch"]
     ferplus = load_params(REPO / "ferplus/params.yaml")  # `base: ../params.yaml` laid under it
     assert ferplus["inference"] == raw["inference"] and len(ferplus["classes"]) == 8
+    # an installed package (no params file) behaves as the checkout does
+    assert Settings().model_dump() == {name: raw[name] for name in ("inference", "service", "batch")}
 
 
 @pytest.mark.parametrize("section, key, value, message", [
@@ -41,12 +42,19 @@ def test_a_bad_value_names_its_key(tmp_path: Path, section: str, key: str, value
         load_settings(tmp_path / "params.yaml")
 
 
-def test_a_missing_key_is_an_error_not_a_default(tmp_path: Path):
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    del params["service"]["max_image_mb"]
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    with pytest.raises(ParamsError, match=r"service\.max_image_mb: missing"):
-        load_settings(tmp_path / "params.yaml")
+def test_a_params_file_overrides_only_the_keys_it_names(tmp_path: Path):
+    (tmp_path / "mine.yaml").write_text("service: {max_image_mb: 2}\ninference: {detector: yunet_n}\n")
+    settings = load_settings(tmp_path / "mine.yaml")
+    assert settings.service.max_image_mb == 2 and settings.inference.detector == "yunet_n"
+    assert settings.service.max_video_mb == Settings().service.max_video_mb and settings.batch == Settings().batch
+    (tmp_path / "pipeline_only.yaml").write_text("train: {epochs: 3}\n")
+    assert load_settings(tmp_path / "pipeline_only.yaml") == Settings()
+
+
+def test_a_bad_value_names_the_file_it_came_from(tmp_path: Path):
+    (tmp_path / "mine.yaml").write_text("service: {max_image_mb: lots}\n")
+    with pytest.raises(ParamsError, match=r"^service\.max_image_mb: expected a number, got 'lots' \(.*mine\.yaml\)$"):
+        load_settings(tmp_path / "mine.yaml")
 
 
 def test_overrides_are_checked_and_settings_are_frozen():
@@ -58,15 +66,13 @@ def test_overrides_are_checked_and_settings_are_frozen():
         inference.min_face_size = 1  # type: ignore[misc]
 
 
-def test_which_file_env_then_project_then_installed(tmp_path: Path, monkeypatch):
+def test_which_file_env_then_checkout_else_the_defaults_in_code(tmp_path: Path, monkeypatch):
     monkeypatch.delenv("EMOSCAN_PARAMS", raising=False)
     assert params_path() == REPO / "params.yaml"
-    installed = tmp_path / "share/emoscan/params.yaml"
-    installed.parent.mkdir(parents=True)
-    installed.write_text((REPO / "params.yaml").read_text())
-    monkeypatch.setattr(settings_module, "PROJECT_ROOT", tmp_path / "site-packages")  # no checkout around
-    monkeypatch.setattr(settings_module, "INSTALLED_PARAMS", installed)
-    assert params_path() == installed
-    assert load_settings().service.max_image_mb == 10
+    monkeypatch.setattr(settings_module, "CHECKOUT", False)  # an installed package: no params file
+    assert params_path() is None
+    assert load_settings() == Settings()
     monkeypatch.setenv("EMOSCAN_PARAMS", str(tmp_path / "mine.yaml"))
     assert params_path() == tmp_path / "mine.yaml"
+    with pytest.raises(ParamsError, match="params file not found"):
+        load_settings()

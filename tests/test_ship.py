@@ -129,6 +129,6 @@ def test_a_card_trained_here_names_its_teachers_and_how_to_reproduce_its_pipelin
     params["train"]["distill_from"] = []
     assert "distillation" not in trained_here_recipe(params, model, 15)
     assert pipeline_of("fast/params.yaml") == "fast/dvc.yaml" and pipeline_of("params.yaml") == "dvc.yaml"
-    assert ship_command("params.yaml", "models/emoscan-fer2013") == "python -m emoscan.training.release.ship"
-    assert ship_command("fast/params.yaml", "models/emoscan-fer2013-fast") == (
-        "python -m emoscan.training.release.ship --params fast/params.yaml --dest models/emoscan-fer2013-fast")
+    assert ship_command("params.yaml", "src/emoscan/models/emoscan-fer2013") == "python -m emoscan.training.release.ship"
+    assert ship_command("fast/params.yaml", "src/emoscan/models/emoscan-fer2013-fast") == (
+        "python -m emoscan.training.release.ship --params fast/params.yaml --dest src/emoscan/models/emoscan-fer2013-fast")

@@ -3,7 +3,7 @@ resamplings) and with the fused affine resampling (one): its top-1 accuracy on t
 un-augmented and augmented each way, and each way's sharpness (mean horizontal gradient).
 
     python benchmarks/research/bench_augment.py                       # the soup's first ingredient
-    python benchmarks/research/bench_augment.py --model models/emoscan-fer2013/model.keras --images 2048
+    python benchmarks/research/bench_augment.py --model src/emoscan/models/emoscan-fer2013/model.keras --images 2048
 
 The network is evaluated in inference mode; the images are the train split's, as the train stage
 draws them (tf.data, `emoscan.training.nets.augment.make_dataset`).

@@ -3,7 +3,7 @@ top probability (one view) is below a threshold, so the mean cost per face is on
 gated fraction of a second. Prints, per threshold, the fraction of faces gated, the mean per-face
 cost in views, and validation accuracy and macro-F1 of the served bundle (never the test split).
 
-    python benchmarks/research/bench_gated_tta.py [--bundle models/emoscan-fer2013] [--thresholds 0.5 0.6 0.7]
+    python benchmarks/research/bench_gated_tta.py [--bundle src/emoscan/models/emoscan-fer2013] [--thresholds 0.5 0.6 0.7]
 
 Multiply the views by the bundle's batch-1 latency (`benchmarks/bench_model.py`) for ms per face.
 """
@@ -22,7 +22,7 @@ from emoscan.training.scoring import classification_metrics, predict_probabiliti
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bundle", default="models/emoscan-fer2013")
+    parser.add_argument("--bundle", default="src/emoscan/models/emoscan-fer2013")
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--thresholds", type=float, nargs="+", default=[0.4, 0.5, 0.55, 0.6, 0.7, 0.8])
     args = parser.parse_args()

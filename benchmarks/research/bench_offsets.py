@@ -6,7 +6,7 @@ several random stratified halvings of validation, offsets fitted on one half and
 (`emoscan.training.release.calibration.cross_fitted_probabilities`, as the evaluate stage does),
 against no offsets. Prints accuracy, macro-F1 and the rarest classes' recall.
 
-    python benchmarks/research/bench_offsets.py [--model models/emoscan-fer2013] [--split-dir data/processed] \
+    python benchmarks/research/bench_offsets.py [--model src/emoscan/models/emoscan-fer2013] [--split-dir data/processed] \
         [--halvings 6] [--prior-powers 0 0.05 0.1 0.15 0.2 0.3]
 """
 
@@ -27,7 +27,7 @@ from emoscan.training.scoring import predict_probabilities
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=Path("models/emoscan-fer2013"))
+    parser.add_argument("--model", type=Path, default=Path("src/emoscan/models/emoscan-fer2013"))
     parser.add_argument("--split-dir", default="data/processed")
     parser.add_argument("--params", default="params.yaml", help="export.class_offsets: the fitting grid")
     parser.add_argument("--halvings", type=int, default=6)

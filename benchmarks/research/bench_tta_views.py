@@ -3,7 +3,7 @@ each face's probabilities averaged over several views (the face, its mirror imag
 rotations: the affine changes the training augmentation makes), and the batch-1 cost of that many
 views through the serving classifier. Validation split only: the test split chooses nothing.
 
-    python benchmarks/research/bench_tta_views.py [--bundle models/emoscan-fer2013] [--threads 2]
+    python benchmarks/research/bench_tta_views.py [--bundle src/emoscan/models/emoscan-fer2013] [--threads 2]
 
 Each view is one bilinear warp (OpenCV, edges replicated) of the 48x48 face. The latency column is
 one ONNX Runtime call on all of a face's views at once, as `predict_with_tta` does for flip.
@@ -83,7 +83,7 @@ def ms_per_face(classifier: EmotionClassifier, inputs: np.ndarray, views: int, r
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bundle", default="models/emoscan-fer2013")
+    parser.add_argument("--bundle", default="src/emoscan/models/emoscan-fer2013")
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()

@@ -3,7 +3,7 @@ bundle scores on those images against the rest: one way to read the gap between 
 test accuracy. The split stage groups exact duplicates only; FER-2013 also holds near-duplicates
 (the same photo cropped or re-encoded a little differently).
 
-    python benchmarks/research/near_duplicates.py [--bundle models/emoscan-fer2013] [--thresholds 0.9 0.95 0.98]
+    python benchmarks/research/near_duplicates.py [--bundle src/emoscan/models/emoscan-fer2013] [--thresholds 0.9 0.95 0.98]
 
 Similarity: cosine of the zero-mean 16x16 thumbnails, against the most similar training image.
 """
@@ -37,7 +37,7 @@ def nearest_training_similarity(faces: np.ndarray, train: np.ndarray, chunk: int
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bundle", type=Path, default=Path("models/emoscan-fer2013"))
+    parser.add_argument("--bundle", type=Path, default=Path("src/emoscan/models/emoscan-fer2013"))
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--thresholds", type=float, nargs="+", default=[0.9, 0.95, 0.98])
     args = parser.parse_args()

@@ -1,7 +1,7 @@
 """Python API: find every face in an image or video and classify its expression.
 
     >>> import emoscan
-    >>> recognizer = emoscan.EmotionRecognizer()           # the served model, params.yaml's knobs
+    >>> recognizer = emoscan.EmotionRecognizer()           # the shipped fer2013 model
     >>> faces = recognizer.detect_emotions("photo.jpg")    # a path, bytes, a PIL image or an array
     >>> faces[0].emotion, faces[0].confidence, faces[0].box
     >>> recognizer.top_emotion("photo.jpg")                # ("happy", 0.93), or None without a face
@@ -37,11 +37,11 @@ ImageInput = Union[str, os.PathLike, bytes, np.ndarray, "PILImage"]
 class EmotionRecognizer:
     """Face detection + expression classification for Python callers.
 
-    `model`: a bundle folder or `.onnx` file, or a shipped model's name ("fer2013", "ferplus": eight
-    emotions with contempt, "fer2013-fast": about a fifth of fer2013's time per face); None picks what the service would serve
-    (`MODEL_PATH`, else the champion in the BentoML store, else the model shipped in the
-    repository). `settings`: overrides of the `inference` section of params.yaml, by name
-    (e.g. `min_face_size=40`, `detector="yunet_n"`); an unknown name or a bad value raises ValueError.
+    `model`: a shipped model's name ("fer2013", "ferplus": eight emotions with contempt,
+    "fer2013-fast": about a fifth of fer2013's time per face), a bundle folder or `.onnx` file, or
+    "champion:NAME" (a model imported into the BentoML store); None: `MODEL_PATH`, else the
+    shipped "fer2013". `settings`: overrides of the inference settings, by name (e.g.
+    `min_face_size=40`, `detector="yunet_n"`); an unknown name or a bad value raises ValueError.
     """
 
     def __init__(self, model: str | os.PathLike | None = None, **settings: Any) -> None:

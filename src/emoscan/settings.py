@@ -1,20 +1,19 @@
 """params.yaml, read and checked in one place: the pipeline's stages, the service, the CLI, the
-Python API and the batch job all take their knobs from here, and each knob's value is written once,
-in params.yaml (with a comment saying what it does).
+Python API and the batch job all take their knobs from here.
 
 - `load_params(path)`: the whole file as a dict for the DVC stages (a file with `base: OTHER.yaml`
   holds only what differs, as ferplus/params.yaml); each stage checks its section with `require`.
 - `load_settings(path)`: the run-time sections (`inference`, `service`, `batch`) as typed,
-  validated, frozen pydantic models.
+  validated, frozen pydantic models. Their defaults are written here, so an installed package needs
+  no params file; params.yaml repeats them with a comment per knob (a test keeps the two equal).
 
-Which file: `$EMOSCAN_PARAMS`, else the project's own params.yaml (a checkout or a bento), else the
-copy a wheel installs under `<prefix>/share/emoscan/`.
+Which file overrides the run-time defaults: `$EMOSCAN_PARAMS`, else the checkout's params.yaml when
+emoscan runs from a checkout or a bento, else none.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,8 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 #: The repository root in a checkout or a bento (`src/emoscan/settings.py` -> root).
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-#: Where a wheel installs params.yaml (pyproject's data-files).
-INSTALLED_PARAMS = Path(sys.prefix) / "share" / "emoscan" / "params.yaml"
+#: True when this package runs from a checkout or a bento (src layout), False when installed.
+CHECKOUT = Path(__file__).resolve().parents[1].name == "src"
 
 
 class ParamsError(ValueError):
@@ -108,65 +107,69 @@ class _Section(BaseModel):
 
 
 class InferenceSettings(_Section):
-    """Face detection and classification (the `inference` section)."""
+    """Face detection and classification (the `inference` section; params.yaml comments each knob)."""
 
-    detector: DetectorName
-    score_threshold: float = Field(ge=0, le=1)
-    min_face_size: int = Field(ge=0)
-    detection_max_side: int = Field(ge=0)
-    live_detection_max_side: int = Field(ge=0)
-    face_crop_scale: float = Field(gt=0)
-    face_align_degrees: float = Field(ge=0)
-    detector_threads: int = Field(ge=0)
-    video_detectors: int = Field(ge=1)
-    classifier_threads: int = Field(ge=0)
-    max_faces: int = Field(ge=0)
-    smoothing_window: int = Field(ge=0)
-    track_iou: float = Field(ge=0, le=1)
+    detector: DetectorName = "yunet_s"
+    score_threshold: float = Field(0.6, ge=0, le=1)
+    min_face_size: int = Field(24, ge=0)
+    detection_max_side: int = Field(1280, ge=0)
+    live_detection_max_side: int = Field(480, ge=0)
+    face_crop_scale: float = Field(0.95, gt=0)
+    face_align_degrees: float = Field(8.0, ge=0)
+    detector_threads: int = Field(2, ge=0)
+    video_detectors: int = Field(2, ge=1)
+    classifier_threads: int = Field(2, ge=0)
+    max_faces: int = Field(32, ge=0)
+    smoothing_window: int = Field(8, ge=0)
+    track_iou: float = Field(0.3, ge=0, le=1)
 
 
 class ServiceSettings(_Section):
     """The HTTP service's concurrency and limits (the `service` section)."""
 
-    threads: int = Field(ge=1)
-    max_image_mb: float = Field(ge=0)
-    max_video_mb: float = Field(ge=0)
-    max_image_pixels: int = Field(ge=0)
-    max_video_frames_analysed: int = Field(ge=0)
-    rate_limit_detect_per_min: int = Field(ge=0)
-    rate_limit_video_per_min: int = Field(ge=0)
-    rate_limit_storage: str = Field(pattern=r"^[a-z+]+://")
-    default_frame_rate: float = Field(ge=0)
-    max_frame_rate: float = Field(ge=0)
-    upload_idle_seconds: float = Field(gt=0)
+    threads: int = Field(2, ge=1)
+    max_image_mb: float = Field(10.0, ge=0)
+    max_video_mb: float = Field(100.0, ge=0)
+    max_image_pixels: int = Field(40_000_000, ge=0)
+    max_video_frames_analysed: int = Field(3600, ge=0)
+    rate_limit_detect_per_min: int = Field(100, ge=0)
+    rate_limit_video_per_min: int = Field(10, ge=0)
+    rate_limit_storage: str = Field("memory://", pattern=r"^[a-z+]+://")
+    default_frame_rate: float = Field(1.0, ge=0)
+    max_frame_rate: float = Field(30.0, ge=0)
+    upload_idle_seconds: float = Field(30.0, gt=0)
 
 
 class BatchSettings(_Section):
     """`emoscan batch` (the `batch` section)."""
 
-    frame_rate: float = Field(gt=0)
-    files_per_task: int = Field(gt=0)
-    workers: int = Field(ge=0)
-    files_per_part: int = Field(gt=0)
-    max_video_frames: int = Field(ge=0)
-    output_format: Literal["parquet", "csv"]
+    frame_rate: float = Field(1.0, gt=0)
+    files_per_task: int = Field(64, gt=0)
+    workers: int = Field(0, ge=0)
+    files_per_part: int = Field(500, gt=0)
+    max_video_frames: int = Field(0, ge=0)
+    output_format: Literal["parquet", "csv"] = "parquet"
 
 
 class Settings(_Section):
-    """The run-time sections of params.yaml."""
+    """The run-time sections: the defaults above, with a params file's values laid over them."""
 
-    inference: InferenceSettings
-    service: ServiceSettings
-    batch: BatchSettings
+    inference: InferenceSettings = InferenceSettings()
+    service: ServiceSettings = ServiceSettings()
+    batch: BatchSettings = BatchSettings()
 
 
-def params_path() -> Path:
-    """The params.yaml run-time settings come from: $EMOSCAN_PARAMS, else the project's own, else
-    the installed copy."""
-    if "EMOSCAN_PARAMS" in os.environ:
+#: the sections of a params file that the run-time settings read
+RUNTIME_SECTIONS = ("inference", "service", "batch")
+
+
+def params_path() -> Path | None:
+    """The params file laid over the run-time defaults: $EMOSCAN_PARAMS, else the checkout's own
+    params.yaml when emoscan runs from a checkout (or a bento), else None (an installed package)."""
+    if os.environ.get("EMOSCAN_PARAMS"):
         return Path(os.environ["EMOSCAN_PARAMS"])
     local = PROJECT_ROOT / "params.yaml"
-    return local if local.is_file() or not INSTALLED_PARAMS.is_file() else INSTALLED_PARAMS
+    return local if CHECKOUT and local.is_file() else None
 
 
 def _first_error(exc: ValidationError, where: str) -> str:
@@ -195,9 +198,14 @@ def validated(model: type[_Section], values: dict[str, Any], where: str) -> Any:
 
 
 def load_settings(path: str | Path | None = None) -> Settings:
-    """The `inference`, `service` and `batch` sections of params.yaml (see params_path), checked."""
-    params = read_params(path or params_path())
-    return validated(Settings, {name: params.get(name) for name in ("inference", "service", "batch")}, "")
+    """The run-time settings: the defaults in code, overridden by the `inference`, `service` and
+    `batch` sections of `path` (else of params_path()), every value checked."""
+    path = path or params_path()
+    params = read_params(path) if path else {}
+    try:
+        return validated(Settings, {name: params[name] for name in RUNTIME_SECTIONS if params.get(name) is not None}, "")
+    except ParamsError as exc:
+        raise ParamsError(f"{exc} ({path})") from None
 
 
 def with_overrides(settings: _Section, overrides: dict[str, Any], where: str) -> Any:

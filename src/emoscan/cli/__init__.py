@@ -1,1 +1,1 @@
-"""The `emoscan` command line: predict, video, live, import-champion."""
+"""The `emoscan` command line: predict, video, live, batch, serve, import-champion."""

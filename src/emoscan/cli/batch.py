@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from emoscan.cli.common import CliError, add_model_argument
+from emoscan.cli.common import CliError, add_model_argument, require_extra
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -37,12 +37,11 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--frame-rate must be above 0, got {args.frame_rate}")
     if args.workers is not None and args.workers < 1:
         raise CliError(f"--workers must be at least 1, got {args.workers}")
-    try:  # here, not at the top: `emoscan --help` works without the batch extra
-        from emoscan.batch import run_batch
-        from emoscan.batch.inputs import InputError
-        import ray  # noqa: F401
-    except ImportError as exc:
-        raise CliError(f"emoscan batch needs Ray Data ({exc.name} is missing): pip install 'emoscan[batch]'") from None
+    require_extra("batch", "batch", "ray", "pandas", "pyarrow")
+    # here, not at the top: `emoscan --help` works without the batch extra
+    from emoscan.batch import run_batch
+    from emoscan.batch.inputs import InputError
+
     try:
         report = run_batch(args.inputs, args.output, frame_rate=args.frame_rate, model=args.model,
                            output_format=args.format, address=args.address, workers=args.workers,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import cv2
 
 from emoscan.api import EmotionRecognizer
 from emoscan.inference.analyzer import FaceAnalyzer
-from emoscan.inference.bundle import SHIPPED_MODELS
+from emoscan.inference.bundle import SHIPPED_MODELS, STORE_PREFIX
 from emoscan.settings import load_settings
 
 
@@ -18,21 +19,29 @@ class CliError(Exception):
     """A user-facing error: printed as one line, exit code 2."""
 
 
+def require_extra(command: str, extra: str, *modules: str) -> None:
+    """A CliError naming the extra to install when any of `modules` is not importable."""
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise CliError(f"`emoscan {command}` needs the {extra} extra ({', '.join(missing)} is not installed): "
+                       f"pip install 'emoscan[{extra}]'")
+
+
 def add_model_argument(parser: argparse.ArgumentParser) -> None:
     """The `--model` option every sub-command takes: a shipped model's name, a bundle or an .onnx file."""
     parser.add_argument("--model", metavar="MODEL", help=f"{' | '.join(SHIPPED_MODELS)} (shipped models), a model"
-                        " bundle or .onnx (default: MODEL_PATH, else fer2013)")
+                        " bundle or .onnx, or champion:NAME from the BentoML store (default: MODEL_PATH, else fer2013)")
 
 
 def load_recognizer(model: str | None, **settings) -> EmotionRecognizer:
-    """The Python API's recognizer for `--model` (or MODEL_PATH / BentoML store / shipped model),
-    with `settings` overriding params.yaml's inference knobs."""
-    if model and model not in SHIPPED_MODELS and not Path(model).exists():
+    """The Python API's recognizer for `--model` (or MODEL_PATH, else the shipped default), with
+    `settings` overriding the inference knobs."""
+    if model and model not in SHIPPED_MODELS and not model.startswith(STORE_PREFIX) and not Path(model).exists():
         raise CliError(f"--model {model}: no such file or folder (a model bundle, an .onnx file, "
-                       f"or a shipped model: {', '.join(SHIPPED_MODELS)})")
+                       f"{STORE_PREFIX}NAME, or a shipped model: {', '.join(SHIPPED_MODELS)})")
     try:
         return EmotionRecognizer(model or None, **settings)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ImportError) as exc:
         raise CliError(str(exc)) from None
 
 

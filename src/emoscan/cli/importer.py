@@ -1,5 +1,6 @@
-"""`emoscan import-champion`: copy the MLflow `champion` into the BentoML model store, where
-`bentoml serve` and `bentoml build` pick it up."""
+"""`emoscan import-champion`: copy the MLflow `champion` into the BentoML model store, under its
+registered model's name (`emoscan-fer2013`, `emoscan-ferplus`, ...). The service serves it when told
+to: `MODEL_PATH=champion:emoscan-fer2013 bentoml serve`."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import json
 import shutil
 from pathlib import Path
 
-from emoscan.cli.common import CliError
-from emoscan.inference.bundle import BENTO_MODEL_NAME
+from emoscan.cli.common import CliError, require_extra
+from emoscan.inference.bundle import STORE_PREFIX
 
 BUNDLE_FILES = ("model.onnx", "labels.json", "preprocessing.json")
 
@@ -21,7 +22,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def import_champion(params_path: str) -> str:
-    """Import `models:/<name>@<alias>`'s serving bundle; return the BentoML tag."""
+    """Import `models:/<name>@<alias>`'s serving bundle as BentoML model `<name>`; return its tag."""
+    require_extra("import-champion", "pipeline", "mlflow")
+    require_extra("import-champion", "serve", "bentoml")
     import bentoml
     import mlflow
     from mlflow import MlflowClient
@@ -42,7 +45,7 @@ def import_champion(params_path: str) -> str:
     local = Path(mlflow.artifacts.download_artifacts(run_id=version.run_id, artifact_path=SERVING_ARTIFACTS))
     metadata = {"mlflow_model": name, "mlflow_version": version.version, "run_id": version.run_id,
                 **{k: v for k, v in version.tags.items() if k in ("accuracy", "macro_f1")}}
-    with bentoml.models.create(BENTO_MODEL_NAME, metadata=metadata,
+    with bentoml.models.create(name, metadata=metadata,
                                labels={"alias": alias, "mlflow_version": str(version.version)}) as model:
         for file in BUNDLE_FILES:
             shutil.copy(local / file, Path(model.path) / file)
@@ -51,5 +54,7 @@ def import_champion(params_path: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    print(f"imported {import_champion(args.params)} into the BentoML model store")
+    tag = import_champion(args.params)
+    print(f"imported {tag} into the BentoML model store; serve it with "
+          f"MODEL_PATH={STORE_PREFIX}{tag.split(':')[0]}")
     return 0

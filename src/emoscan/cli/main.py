@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from emoscan import __version__
-from emoscan.cli import batch, importer, live, predict, video
+from emoscan.cli import batch, importer, live, predict, serve, video
 from emoscan.cli.common import CliError, fail
 
 
@@ -16,7 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "videos and live sources.")
     parser.add_argument("--version", action="version", version=f"emoscan {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (predict, video, live, batch, importer):
+    for module in (predict, video, live, batch, serve, importer):
         module.add_parser(sub)
     return parser
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from emoscan.cli.common import CliError, add_model_argument, load_analyzer, open_writer, require_file
+from emoscan.cli.common import (CliError, add_model_argument, load_analyzer, open_writer, require_extra,
+                                 require_file)
 from emoscan.inference.analyzer import FrameResult, VideoAnalysis, VideoDecodeError, format_timestamp
 from emoscan.inference.annotate import draw_faces
 
@@ -71,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
     if args.frame_rate <= 0:
         raise CliError(f"--frame-rate must be > 0, got {args.frame_rate}")
     path = require_file(args.file)
+    if args.plot:
+        require_extra("video --plot", "plot", "matplotlib")
     analyzer = load_analyzer(args.model)
     bar = tqdm(unit="frame", disable=args.no_progress or args.json, file=sys.stderr)
     writer = None

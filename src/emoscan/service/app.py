@@ -1,11 +1,13 @@
 """The emoscan BentoML service.
 
     bentoml serve            # from the repository root (bentofile.yaml names this service)
+    emoscan serve            # from an installed package: pip install 'emoscan[serve]'
 
 Endpoints: POST /detect (multipart field `image`), POST /detect-video (field `video`, optional
 `frame_rate`), GET /metadata, the web page at /ui, and BentoML's Swagger UI at /, /healthz, /livez,
 /readyz and /metrics.
-Environment: MODEL_PATH (fer2013, ferplus, a model bundle or .onnx), PORT (default 3000), MAX_WORKERS
+Environment: MODEL_PATH (fer2013 by default; ferplus, fer2013-fast, a model bundle or .onnx, or
+champion:NAME for a model `emoscan import-champion` put into the BentoML store), PORT (default 3000), MAX_WORKERS
 (default 1), DEBUG (1 = debug logging and error details), EMOSCAN_PARAMS (params.yaml with the limits),
 EMOSCAN_API_KEYS / EMOSCAN_API_KEY_FILE (optional API keys), EMOSCAN_CORS_ORIGINS (comma-separated).
 """
@@ -90,8 +92,8 @@ class Emoscan:
     """Finds every face in an image or video and reads its expression."""
 
     def __init__(self) -> None:
-        # the model (MODEL_PATH, the store's champion, or the shipped bundle) and params.yaml's knobs,
-        # chosen as the Python API and the CLI choose them
+        # the model (MODEL_PATH, else the shipped fer2013) and the run-time settings, chosen as the
+        # Python API and the CLI choose them
         self.recognizer = EmotionRecognizer()
         self.source, self.analyzer, self.limits = self.recognizer.source, self.recognizer.analyzer, self.recognizer.limits
         log.info("emoscan %s serving %s (%s) from %s", __version__, self.source.name, self.source.origin,

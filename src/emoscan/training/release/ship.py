@@ -1,10 +1,10 @@
 """Ship a trained model: copy the serving bundle, the Keras weights (FER-2013) and the evaluation
-into `models/emoscan-fer2013/`, `models/emoscan-ferplus/` or `models/emoscan-fer2013-fast/`
+into `src/emoscan/models/emoscan-fer2013/`, `src/emoscan/models/emoscan-ferplus/` or `src/emoscan/models/emoscan-fer2013-fast/`
 (committed to git) and write its model card.
 
-    python -m emoscan.training.release.ship [--params params.yaml] [--dest models/emoscan-fer2013]
-    python -m emoscan.training.release.ship --params ferplus/params.yaml --dest models/emoscan-ferplus
-    python -m emoscan.training.release.ship --params fast/params.yaml --dest models/emoscan-fer2013-fast
+    python -m emoscan.training.release.ship [--params params.yaml] [--dest src/emoscan/models/emoscan-fer2013]
+    python -m emoscan.training.release.ship --params ferplus/params.yaml --dest src/emoscan/models/emoscan-ferplus
+    python -m emoscan.training.release.ship --params fast/params.yaml --dest src/emoscan/models/emoscan-fer2013-fast
 """
 
 from __future__ import annotations
@@ -287,7 +287,7 @@ def ferplus_recipe(params: dict, model: keras.Model, epochs: int, minutes: float
     """The FER+ card's recipe and how to reproduce it: trained by its pipeline's train stage, or a
     network trained before (e.g. a soup saved as one) that the stage takes as it is (`train.epochs: 0`)."""
     t = params["train"]
-    ship = "`python -m emoscan.training.release.ship --params ferplus/params.yaml --dest models/emoscan-ferplus`."
+    ship = "`python -m emoscan.training.release.ship --params ferplus/params.yaml --dest src/emoscan/models/emoscan-ferplus`."
     if t["epochs"]:
         return (trained_here_recipe(params, model, epochs, policy),
                 f"`dvc repro ferplus/dvc.yaml` with the committed `ferplus/params.yaml` (2 CPU cores: about"
@@ -405,7 +405,7 @@ def ship(params_path: str, dest: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--dest", type=Path, default=Path("models/emoscan-fer2013"))
+    parser.add_argument("--dest", type=Path, default=Path("src/emoscan/models/emoscan-fer2013"))
     args = parser.parse_args()
     info = ship(args.params, args.dest)
     print(f"shipped {info['name']} v{info['version']} to {args.dest}: accuracy {info['accuracy']:.4f}, "
