@@ -11,7 +11,7 @@ from emoscan.inference.classifier import EmotionClassifier
 from emoscan.inference.detectors import FaceDetector, make_detector
 from emoscan.inference.preprocess import INPUT_SIZE
 from emoscan.inference.types import Box
-from emoscan.training.scoring import classification_metrics
+from emoscan.training.common.scoring import classification_metrics
 
 
 def fer_canvas(face: np.ndarray, upscale: int, degrees: float = 0.0) -> np.ndarray:

@@ -11,7 +11,7 @@ import numpy as np
 
 from bench_model import ms_per_face  # benchmarks/ is on sys.path when a benchmark runs
 from emoscan.data.split import load_split
-from emoscan.training.artifacts import FLOAT_ONNX_FILE, ONNX_FILE
+from emoscan.training.common.artifacts import FLOAT_ONNX_FILE, ONNX_FILE
 from emoscan.training.nets.architectures import average_ensemble
 from emoscan.training.release.export import export_bundle, int8_calibration_images
 from emoscan.training.release.quantize import quantize_int8

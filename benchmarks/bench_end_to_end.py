@@ -38,7 +38,7 @@ from emoscan.api import EmotionRecognizer
 from emoscan.data.split import load_split
 from emoscan.labels import CLASSES
 from emoscan.settings import load_params
-from emoscan.training.scoring import classification_metrics
+from emoscan.training.common.scoring import classification_metrics
 
 HERE = Path(__file__).resolve().parent
 FER_VENV = HERE / ".fer-venv"

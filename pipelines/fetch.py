@@ -19,4 +19,4 @@ def main(params: dict) -> None:
 
 
 if __name__ == "__main__":
-    run_stage("fetch", main)
+    run_stage("fetch", main, over="dataset")

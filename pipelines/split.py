@@ -26,4 +26,4 @@ def main(params: dict) -> None:
 
 
 if __name__ == "__main__":
-    run_stage("split", main)
+    run_stage("split", main, over="dataset")

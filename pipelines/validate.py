@@ -19,4 +19,4 @@ def main(params: dict) -> None:
 
 
 if __name__ == "__main__":
-    run_stage("validate", main)
+    run_stage("validate", main, over="dataset")

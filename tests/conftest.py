@@ -37,6 +37,13 @@ def pytest_collection_modifyitems(items) -> None:
     items.sort(key=lambda item: order.get(item.path.name, len(order)))  # stable: each module keeps its order
 
 
+def flat_params(model: str = "fer2013") -> dict:
+    """What a pipeline stage of `model` reads: emoscan.settings.load_params over params.yaml."""
+    from emoscan.settings import load_params
+
+    return load_params(REPO / "params.yaml", model=model)
+
+
 def require_fer() -> Path:
     if not FER_ZIP.is_file():
         pytest.skip(f"FER-2013 not found at {FER_ZIP} (put the Kaggle zip there or set EMOSCAN_FER_ZIP)")
@@ -64,7 +71,7 @@ def fer2013_split(tmp_path_factory, fer_zip) -> Path:
     from emoscan.data.fetch import fetch
     from emoscan.data.split import split_dataset
 
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params = flat_params()
     root = tmp_path_factory.mktemp("fer2013")
     fetch({**params["fetch"], "source": "zip", "local_path": str(fer_zip), "output_dir": str(root / "raw")})
     split_dataset(root / "raw", {**params["split"], "output_dir": str(root / "processed")})

@@ -12,12 +12,12 @@ import onnxruntime as ort
 import pytest
 from sklearn.metrics import f1_score
 
-from conftest import REPO
+from conftest import REPO, flat_params
 from emoscan.inference.bundle import SHIPPED_MODEL_DIR
 from emoscan.inference.classifier import EmotionClassifier, ModelBundleError, apply_class_offsets
 from emoscan.training.release.calibration import (class_prior, cross_fitted_probabilities, fit_class_offsets,
                                                   prior_offsets)
-from emoscan.training.scoring import predict_probabilities
+from emoscan.training.common.scoring import predict_probabilities
 
 
 def _skewed_predictions(n: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -98,7 +98,7 @@ def test_int8_graph_is_quantized_and_close_to_float32(fer_faces, tmp_path):
     from emoscan.training.release.export import export_bundle
     from emoscan.training.release.quantize import quantize_int8
 
-    model = keras.saving.load_model(REPO / "models/warm_start/emoscan_vgg_v3.keras", compile=False)  # a trained network
+    model = keras.saving.load_model(REPO / "models/warm_start/emoscan_vgg_v10_sgd_lr04_a.keras", compile=False)  # a trained network
     faces = np.stack([f for c in sorted(fer_faces) for f in fer_faces[c][:4]])
     export_bundle(model, tmp_path, faces[:8], 1e-4, onnx_file="fp32.onnx")
     calibration = faces.astype(np.float32)[..., None] / 255.0
@@ -129,7 +129,7 @@ def test_int8_weights_stay_where_no_cpu_saturates_and_fused_kernels_match_the_ex
     from emoscan.training.release.export import ExportParityError, check_exactness, export_bundle, exactness_report
     from emoscan.training.release.quantize import SATURATION_FREE_WEIGHT, quantize_int8, signed_weight_peak
 
-    model = keras.saving.load_model(REPO / "models/warm_start/emoscan_vgg_v3.keras", compile=False)
+    model = keras.saving.load_model(REPO / "models/warm_start/emoscan_vgg_v10_sgd_lr04_a.keras", compile=False)
     faces = np.stack([f for c in sorted(fer_faces) for f in fer_faces[c]])
     export_bundle(model, tmp_path, faces[:8], 1e-4, onnx_file="fp32.onnx")
     calibration = faces[:64].astype(np.float32)[..., None] / 255.0
@@ -166,7 +166,7 @@ def test_bad_export_params_name_the_key(key, value, message):
     from emoscan.settings import ParamsError
     from emoscan.training.release.export import check_export_params
 
-    cfg = yaml.safe_load(open("params.yaml"))["export"]
+    cfg = flat_params()["export"]
     check_export_params(cfg)
     with pytest.raises(ParamsError, match=message):
         check_export_params({**cfg, key: value})

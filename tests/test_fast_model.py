@@ -1,4 +1,4 @@
-"""The shipped fast FER-2013 model (`models/emoscan-fer2013-fast/`) through every way in: the Python
+"""The shipped fast FER-2013 model (`src/emoscan/models/emoscan-fer2013-fast/`) through every way in: the Python
 API by name, the CLI's --model, the real BentoML server with MODEL_PATH=fer2013-fast; its cost (an
 int8 graph under 2 MB, a quarter of the default model's multiply-adds) and the test-split figures
 its card states, scored again here as served."""
@@ -16,7 +16,7 @@ from emoscan.data.split import load_split
 from emoscan.inference.bundle import SHIPPED_MODELS
 from emoscan.inference.classifier import EmotionClassifier
 from emoscan.training.release.cost import multiply_adds
-from emoscan.training.scoring import classification_metrics, predict_probabilities
+from emoscan.training.common.scoring import classification_metrics, predict_probabilities
 
 pytestmark = pytest.mark.slow
 FAST = SHIPPED_MODELS["fer2013-fast"]
@@ -43,7 +43,8 @@ def test_the_fast_model_costs_a_quarter_of_the_default_one():
     fast, default = multiply_adds(FAST / "model.onnx"), multiply_adds(SHIPPED_MODELS["fer2013"] / "model.onnx")
     assert 0 < fast <= default / 3.5, f"{fast:,} multiply-adds against the default model's {default:,}"
     info = json.loads((FAST / "model_info.json").read_text())
-    assert info["name"] == "emoscan-fer2013-fast" and info["quantization"] == "int8" and info["tta"] == "none"
+    assert info["name"] == "emoscan-fer2013-fast" and info["tta"] == "none"
+    assert json.loads((FAST / "preprocessing.json").read_text())["quantization"] == "int8"
 
 
 def test_the_fast_model_scores_what_its_card_states_on_the_test_split(fer2013_split):
@@ -56,4 +57,4 @@ def test_the_fast_model_scores_what_its_card_states_on_the_test_split(fer2013_sp
     assert len(y) == stated["test_images"]
     assert scored["accuracy"] == pytest.approx(stated["accuracy"], abs=0.002)
     assert scored["macro_f1"] == pytest.approx(stated["macro_f1"], abs=0.005)
-    assert f"Accuracy **{stated['accuracy']:.4f}**" in (FAST / "MODEL_CARD.md").read_text()
+    assert f"| **{stated['accuracy']:.4f}** | **{stated['macro_f1']:.4f}** |" in (FAST / "MODEL_CARD.md").read_text()

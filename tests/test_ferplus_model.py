@@ -1,4 +1,4 @@
-"""The shipped FER+ model (`models/emoscan-ferplus/`) through every way in: the Python API by name,
+"""The shipped FER+ model (`src/emoscan/models/emoscan-ferplus/`) through every way in: the Python API by name,
 the CLI's --model, and the real BentoML server with MODEL_PATH=ferplus. Every answer carries the
 bundle's eight classes, contempt among them."""
 
@@ -16,7 +16,7 @@ from conftest import SHIPPED_ONLY, bentoml_server, run
 from emoscan.data.ferplus import FERPLUS_CLASSES, NO_MAJORITY, majority_labels, read_folder
 from emoscan.inference.bundle import SHIPPED_MODELS
 from emoscan.inference.classifier import EmotionClassifier
-from emoscan.training.scoring import classification_metrics, predict_probabilities
+from emoscan.training.common.scoring import classification_metrics, predict_probabilities
 
 pytestmark = pytest.mark.slow
 
@@ -71,4 +71,4 @@ def test_the_shipped_model_scores_what_its_card_states_on_fer2013valid(ferplus_z
     assert scored["accuracy"] == pytest.approx(stated["accuracy"], abs=0.002)
     assert scored["macro_f1"] == pytest.approx(stated["macro_f1"], abs=0.005)
     assert stated["accuracy"] >= 0.86
-    assert f"Accuracy **{stated['accuracy']:.4f}**" in (bundle / "MODEL_CARD.md").read_text()
+    assert f"| **{stated['accuracy']:.4f}** | **{stated['macro_f1']:.4f}** |" in (bundle / "MODEL_CARD.md").read_text()

@@ -14,7 +14,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "tools/gpu/init_weights.py"
-NETWORK = "models/warm_start/emoscan_vgg_v3.keras"
+NETWORK = "models/warm_start/emoscan_vgg_v10_sgd_lr04_a.keras"
 
 
 def run(action: str, cwd: Path, *args: str) -> str:
@@ -33,8 +33,8 @@ def test_warm_starts_pack_to_float16_and_unpack_at_the_path_the_run_names(tmp_pa
                                            "d": {"init_from": "models/accelerated/m.keras"}}}}
     (here / "params.yaml").write_text(yaml.safe_dump(params))
 
-    assert "models__warm_start__emoscan_vgg_v3.npz" in run("pack", here)
-    packed = here / ".gpu/init/models__warm_start__emoscan_vgg_v3.npz"
+    assert "models__warm_start__emoscan_vgg_v10_sgd_lr04_a.npz" in run("pack", here)
+    packed = here / ".gpu/init/models__warm_start__emoscan_vgg_v10_sgd_lr04_a.npz"
     assert [p.name for p in packed.parent.iterdir()] == [packed.name]  # one file per network, even named twice
     assert packed.stat().st_size < 0.6 * (ROOT / NETWORK).stat().st_size
 
@@ -108,3 +108,33 @@ def test_the_accelerated_trainer_starts_without_the_pipeline_and_service_package
         "main(['--help'])\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0 and "--member" in done.stdout, done.stderr[-2000:]
+
+
+def test_every_committed_gpu_network_has_a_frozen_stage_with_its_recipe() -> None:
+    """The networks the models are assembled from are outputs of dvc.yaml's frozen `networks` stage,
+    whose params are the recipe in their provenance files (the run that made the committed file)."""
+    import json
+
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    for name, recipe in raw["networks"].items():
+        runs = {**(recipe.get("members") or {}), **(recipe.get("students") or {})}
+        provenance = json.loads((ROOT / "models/warm_start" / f"{name}.json").read_text())
+        if provenance.get("role") != "soup":  # one run: the recipe that made it, key by key
+            (run,) = runs.values()
+            assert {k: v for k, v in provenance["recipe"].items()} == {k: run[k] for k in provenance["recipe"]}, name
+        else:
+            assert len(recipe["soup"]) == len(provenance["ingredients"]), name
+    lock = yaml.safe_load((ROOT / "dvc.lock").read_text())["stages"]
+    for name in raw["networks"]:
+        assert f"models/warm_start/{name}.keras" in {o["path"] for o in lock[f"networks@{name}"]["outs"]}
+
+
+def test_remaking_an_unknown_network_names_it(tmp_path: Path) -> None:
+    from emoscan.settings import ParamsError
+    from emoscan.training.fit.accelerated import remake_network
+
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"networks": {}}))
+    import pytest
+
+    with pytest.raises(ParamsError, match="networks.nope: not in"):
+        remake_network(str(tmp_path / "params.yaml"), "nope")

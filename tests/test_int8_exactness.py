@@ -17,7 +17,7 @@ from emoscan.hardware import cpu_kind
 from emoscan.inference.bundle import SHIPPED_MODELS
 from emoscan.inference.classifier import EmotionClassifier
 from emoscan.training.release.quantize import SATURATION_FREE_WEIGHT, exact_session, signed_weight_peak
-from emoscan.training.scoring import predict_probabilities
+from emoscan.training.common.scoring import predict_probabilities
 
 pytestmark = pytest.mark.slow
 

@@ -8,11 +8,11 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import random_splits
+from conftest import random_splits, flat_params
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
 from emoscan.training.release.evaluate import evaluate_predictions
-from emoscan.training.scoring import predict_probabilities
+from emoscan.training.common.scoring import predict_probabilities
 
 
 def test_metrics_match_scikit_learn(tmp_path):
@@ -65,7 +65,7 @@ def test_interrupted_training_resumes_from_its_last_epoch(tmp_path, monkeypatch)
     from emoscan.training.fit import train as train_module
 
     data = random_splits(tmp_path / "processed", {"train": 96, "val": 32}, seed=0)
-    params = yaml.safe_load(open("params.yaml"))
+    params = flat_params()
     params["split"]["output_dir"] = str(data)
     params["train"].update(epochs=3, batch_size=32, output_dir=str(tmp_path / "train"),
                            log_dir=str(tmp_path / "logs"), early_stopping_patience=10)
@@ -99,7 +99,7 @@ def test_snapshots_save_every_epochs_network_in_float32_under_mixed_precision(tm
     from emoscan.training.fit.train import train
 
     data = random_splits(tmp_path / "processed", {"train": 64, "val": 32}, seed=5, every_class=True)
-    params = yaml.safe_load(open("params.yaml"))
+    params = flat_params()
     params["split"]["output_dir"] = str(data)
     params["train"].update(epochs=2, batch_size=32, output_dir=str(tmp_path / "train"), log_dir=str(tmp_path / "logs"),
                            init_from="", soup_with=[], width=0.25, mixed_precision=True, snapshots=True)
@@ -131,8 +131,8 @@ def test_ensemble_with_committed_model_is_one_float32_model_and_one_onnx_graph(t
 
     rng = np.random.default_rng(1)
     data = random_splits(tmp_path / "processed", {"train": 64, "val": 32}, seed=1)
-    member_file = "models/warm_start/emoscan_vgg_v3.keras"
-    params = yaml.safe_load(open("params.yaml"))
+    member_file = "models/warm_start/emoscan_vgg_v10_sgd_lr04_a.keras"
+    params = flat_params()
     params["split"]["output_dir"] = str(data)
     params["train"].update(epochs=1, batch_size=32, output_dir=str(tmp_path / "train"), log_dir=str(tmp_path / "logs"),
                            init_from="", soup_with=[], width=1.0, mixed_precision=True,
@@ -180,7 +180,7 @@ def test_zero_epochs_assembles_networks_trained_elsewhere_without_training(tmp_p
                   "loss": [1.8, 1.4, 1.2], "val_accuracy": [0.3, 0.45, 0.5], "val_loss": [1.8, 1.5, 1.4]}
                  ).to_csv(members / "m0_log.csv", index=False)
     (members / "m0.json").write_text(json.dumps({"device": "NVIDIA H200", "epochs": 3}))
-    params = yaml.safe_load(open("params.yaml"))
+    params = flat_params()
     params["split"]["output_dir"] = str(data)
     params["train"].update(epochs=0, init_from=paths[0], soup_with=[], ensemble_with=[paths[1]], distill_from=[],
                            output_dir=str(tmp_path / "train"), log_dir=str(tmp_path / "logs"))

@@ -18,8 +18,10 @@ def test_the_project_params_are_valid_for_every_part_and_repeat_the_defaults_in_
     assert settings.inference.model_dump() == raw["inference"]
     assert settings.service.model_dump() == raw["service"]
     assert settings.batch.model_dump() == raw["batch"]
-    ferplus = load_params(REPO / "ferplus/params.yaml")  # `base: ../params.yaml` laid under it
+    ferplus = load_params(REPO / "params.yaml", model="ferplus")  # one model over its dataset
     assert ferplus["inference"] == raw["inference"] and len(ferplus["classes"]) == 8
+    assert ferplus["train"]["init_from"].endswith("emoscan_ferplus_v3_soup.keras")
+    assert ferplus["split"]["output_dir"] == "data/ferplus/processed" and ferplus["register"]["model_name"] == "emoscan-ferplus"
     # an installed package (no params file) behaves as the checkout does
     assert Settings().model_dump() == {name: raw[name] for name in ("inference", "service", "batch")}
 

@@ -9,7 +9,8 @@ import keras
 import numpy as np
 import pytest
 import yaml
-from conftest import random_splits, run
+from conftest import REPO, flat_params, random_splits, run
+from emoscan.settings import load_params
 
 from emoscan.settings import ParamsError
 from emoscan.training.nets.architectures import build_model
@@ -82,7 +83,7 @@ def test_train_stage_assembles_the_soup_of_init_from_and_soup_with(tmp_path, mon
     data = random_splits(tmp_path / "processed", {"train": 96, "val": 40}, seed=4)
     paths = warm_restarts(tmp_path, seed=4)
     (tmp_path / "ingredient1.json").write_text(json.dumps({"device": "NVIDIA H200", "epochs": 3}))
-    params = yaml.safe_load(open("params.yaml"))
+    params = flat_params()
     params["split"]["output_dir"] = str(data)
     params["train"].update(epochs=0, width=0.25, init_from=paths[0], soup_with=paths[1:], ensemble_with=[],
                            distill_from=[], soup_batchnorm_images=64, output_dir=str(tmp_path / "train"),
@@ -117,14 +118,17 @@ def test_saved_soup_is_the_train_stages_soup_with_every_ingredients_provenance(t
     data = random_splits(tmp_path / "processed", {"train": 96, "val": 40}, seed=5)
     paths = warm_restarts(tmp_path, seed=5)
     (tmp_path / "ingredient2.json").write_text(json.dumps({"device": "NVIDIA H200", "seed": 711}))
-    params = yaml.safe_load(open("params.yaml"))
-    params["split"]["output_dir"] = str(data)
-    params["train"].update(width=0.25, soup_batchnorm_images=64)
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["models"]["fer2013"]["train"].update(width=0.25, soup_batchnorm_images=64)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    (tmp_path / "data" / "fer2013").mkdir(parents=True)
+    data.rename(tmp_path / "data" / "fer2013" / "processed")  # where the split stage writes, under the cwd
+    data = tmp_path / "data" / "fer2013" / "processed"
+    params = load_params(tmp_path / "params.yaml")
     out = tmp_path / "soups" / "soup.keras"
 
-    cli = [sys.executable, "-m", "emoscan.training.fit.soup", str(out), *paths, "--params", str(tmp_path / "params.yaml")]
-    printed = run(cli).stdout
+    cli = [sys.executable, "-m", "emoscan.training.fit.soup", str(out), *paths, "--model", "fer2013"]
+    printed = run(cli, cwd=tmp_path).stdout
     assert f"{out}: soup of 3 networks, validation accuracy" in printed
     expected = warm_start(params["train"] | {"init_from": paths[0], "soup_with": paths[1:]},
                           np.load(data / "train.npz")["x"], normalize)

@@ -10,16 +10,16 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import random_splits
+from conftest import random_splits, flat_params
 
 from emoscan.training.nets.architectures import build_model
-from emoscan.training.scoring import predict_probabilities
+from emoscan.training.common.scoring import predict_probabilities
 from emoscan.training.fit.recipe import soft_targets
 
 
 @pytest.fixture(scope="module")
 def teacher() -> keras.Model:
-    return keras.saving.load_model("models/warm_start/emoscan_vgg_v3.keras", compile=False)
+    return keras.saving.load_model("models/warm_start/emoscan_vgg_v10_sgd_lr04_a.keras", compile=False)
 
 
 @pytest.fixture()
@@ -63,7 +63,7 @@ def test_teacher_probabilities_are_kept_by_digest_and_read_back(teacher, tmp_pat
 
     rng = np.random.default_rng(2)
     x, y = rng.integers(0, 255, (16, 48, 48), dtype=np.uint8), rng.integers(0, 7, 16)
-    path = "models/warm_start/emoscan_vgg_v3.keras"
+    path = "models/warm_start/emoscan_vgg_v10_sgd_lr04_a.keras"
     first = recipe.teacher_targets([path], x, y, 0.3, 2.0, 48, tmp_path / "cache")
     np.testing.assert_allclose(first, soft_targets(teacher, x, y, 0.3, 2.0), atol=1e-5)
     (cached,) = (tmp_path / "cache").glob("teachers-*.npy")
@@ -96,11 +96,11 @@ def test_train_stage_fits_the_soft_targets_and_names_a_missing_teacher(tmp_path,
         votes = np.random.default_rng(5).dirichlet(np.ones(7), len(y)).astype(np.float32)
         np.savez(arrays / "train.npz", x=x, y=votes.argmax(axis=1), targets=votes)
 
-    params = yaml.safe_load(open("params.yaml"))
+    params = flat_params()
     params["split"]["output_dir"] = str(arrays)
     params["train"].update(epochs=1, batch_size=32, output_dir=str(tmp_path / "train"), log_dir=str(tmp_path / "logs"),
                            init_from="", soup_with=[], width=1.0, ensemble_with=[],
-                           distill_from=["models/warm_start/emoscan_vgg_v3.keras"],
+                           distill_from=["models/warm_start/emoscan_vgg_v10_sgd_lr04_a.keras"],
                            distill_alpha=0.4, distill_temperature=2.0)
     params["mlflow"]["tracking_uri"] = f"sqlite:///{tmp_path / 'mlflow.db'}"
     seen = {}
@@ -126,7 +126,7 @@ def test_train_stage_fits_the_soft_targets_and_names_a_missing_teacher(tmp_path,
 def test_augmenter_keeps_the_input_range_and_is_identity_at_inference():
     from emoscan.training.nets.augment import build_augmenter
 
-    cfg = yaml.safe_load(open("params.yaml"))["train"]["augment"] | {"random_erasing": 1.0}
+    cfg = flat_params()["train"]["augment"] | {"random_erasing": 1.0}
     augment = build_augmenter(cfg, seed=1)
     x = np.random.default_rng(2).random((32, 48, 48, 1), dtype=np.float32)
     out = keras.ops.convert_to_numpy(augment(x, training=True))
@@ -152,7 +152,7 @@ def test_accelerated_trainer_fits_members_and_a_distilled_student_within_budget(
     from emoscan.settings import ParamsError
     from emoscan.training.fit.accelerated import fit, student_teachers
 
-    params = yaml.safe_load(open("params.yaml"))
+    params = flat_params()
     params["accelerated"] = {
         "data_dir": str(arrays), "output_dir": str(tmp_path / "out"),
         "time_budget_minutes": {"members": 0.01, "students": 10},
@@ -200,7 +200,7 @@ def test_accelerated_trainer_learns_vote_distributions_from_a_warm_start_of_othe
     from emoscan.settings import load_params
     from emoscan.training.fit.accelerated import fit
 
-    params = load_params("ferplus/params.yaml")
+    params = load_params("params.yaml", model="ferplus")
     classes = params["classes"]
     rng = np.random.default_rng(8)
     data = tmp_path / "processed"
@@ -208,7 +208,7 @@ def test_accelerated_trainer_learns_vote_distributions_from_a_warm_start_of_othe
     votes = rng.dirichlet(np.ones(len(classes)), 48).astype(np.float32)
     np.savez(data / "train.npz", x=rng.integers(0, 255, (48, 48, 48), dtype=np.uint8), y=votes.argmax(1), targets=votes)
     np.savez(data / "val.npz", x=rng.integers(0, 255, (16, 48, 48), dtype=np.uint8), y=np.arange(16) % len(classes))
-    start = "models/warm_start/emoscan_vgg_v3.keras"  # FER-2013's seven classes, width 1.0
+    start = "models/warm_start/emoscan_vgg_v10_sgd_lr04_a.keras"  # FER-2013's seven classes, width 1.0
     # a learning rate too small to move the weights: the saved classifier is the mapped warm start
     params["accelerated"] = {
         "data_dir": str(data), "output_dir": str(tmp_path / "out"), "time_budget_minutes": {"members": 10},
@@ -259,7 +259,7 @@ def test_fused_affine_resampling_matches_known_transforms():
 def test_fused_augmenter_is_random_in_range_and_identity_at_inference():
     from emoscan.training.nets.augment import build_fused_augmenter
 
-    cfg = yaml.safe_load(open("params.yaml"))["train"]["augment"]
+    cfg = flat_params()["train"]["augment"]
     augment = build_fused_augmenter(cfg, seed=5)
     x = np.random.default_rng(6).random((16, 48, 48, 1), dtype=np.float32)
     first, second = (keras.ops.convert_to_numpy(augment(x, training=True)) for _ in range(2))
@@ -273,7 +273,7 @@ def test_train_stage_batches_resample_once_with_fused_affine():
     fused resampling (mean horizontal gradient of noise images), so `fused_affine` must reach them."""
     from emoscan.training.nets.augment import make_dataset
 
-    cfg = yaml.safe_load(open("params.yaml"))["train"]["augment"] | {"random_erasing": 0.0, "horizontal_flip": False}
+    cfg = flat_params()["train"]["augment"] | {"random_erasing": 0.0, "horizontal_flip": False}
     assert cfg["fused_affine"] is True, "params.yaml trains with one resampling"
     x, y = np.random.default_rng(4).integers(0, 256, (64, 48, 48), dtype=np.uint8), np.arange(64) % 7
 
@@ -300,7 +300,7 @@ def test_train_params_need_the_fused_affine_choice():
     from emoscan.settings import ParamsError
     from emoscan.training.fit.recipe import check_train_params
 
-    cfg = yaml.safe_load(open("params.yaml"))["train"]
+    cfg = flat_params()["train"]
     check_train_params(cfg)
     cfg["augment"] = {k: v for k, v in cfg["augment"].items() if k != "fused_affine"}
     with pytest.raises(ParamsError, match="train.augment.fused_affine: missing"):
@@ -426,7 +426,7 @@ def test_mixup_trains_in_both_trainers_and_saves_the_network_alone(tmp_path, arr
     from emoscan.training.fit import train as train_module
     from emoscan.training.fit.accelerated import fit
 
-    params = yaml.safe_load(open("params.yaml"))
+    params = flat_params()
     params["train"]["mixup_alpha"] = 0.4
     params["accelerated"] = {
         "data_dir": str(arrays), "output_dir": str(tmp_path / "out"), "time_budget_minutes": {"members": 10, "students": 10},
@@ -460,7 +460,7 @@ def test_accelerated_runs_refuse_snapshots_and_do_not_inherit_the_train_stages()
     from emoscan.settings import ParamsError
     from emoscan.training.fit.accelerated import run_config
 
-    params = yaml.safe_load(open("params.yaml"))
+    params = flat_params()
     params["train"]["snapshots"] = True  # a CPU train-stage setting, like its ensemble_with and distill_from
     params["accelerated"]["members"] = {"a": {"epochs": 10}, "b": {"epochs": 10, "snapshots": True}}
     assert run_config(params, "members", "a")["snapshots"] is False
@@ -480,7 +480,7 @@ def test_mixed_precision_auto_computes_in_bfloat16_only_where_the_cpu_has_it(tmp
 
     flags = hardware.cpu_flags() - set(hardware.BFLOAT16_FLAGS) | ({"amx_bf16"} if native else set())
     monkeypatch.setattr(hardware, "cpu_flags", lambda: flags)
-    params = yaml.safe_load(open("params.yaml"))
+    params = flat_params()
     assert params["train"]["mixed_precision"] == "auto"
     params["split"]["output_dir"] = str(arrays)
     params["train"].update(epochs=1, batch_size=32, output_dir=str(tmp_path / "train"), log_dir=str(tmp_path / "logs"),
@@ -506,7 +506,7 @@ def test_mixed_precision_takes_auto_true_or_false_and_names_the_key_otherwise():
     from emoscan.settings import ParamsError
     from emoscan.training.fit.recipe import check_train_params, compute_policy
 
-    cfg = yaml.safe_load(open("params.yaml"))["train"]
+    cfg = flat_params()["train"]
     for value in ("auto", True, False):
         check_train_params({**cfg, "mixed_precision": value})
     assert compute_policy(True) == "mixed_bfloat16" and compute_policy(False) == "float32"

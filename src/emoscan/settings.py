@@ -1,8 +1,8 @@
 """params.yaml, read and checked in one place: the pipeline's stages, the service, the CLI, the
 Python API and the batch job all take their knobs from here.
 
-- `load_params(path)`: the whole file as a dict for the DVC stages (a file with `base: OTHER.yaml`
-  holds only what differs, as ferplus/params.yaml); each stage checks its section with `require`.
+- `load_params(path, model=...)`: what one DVC stage reads, as a flat dict (`train`, `export`, ...):
+  one model of `models` over its entry of `datasets`; each stage checks its section with `require`.
 - `load_settings(path)`: the run-time sections (`inference`, `service`, `batch`) as typed,
   validated, frozen pydantic models. Their defaults are written here, so an installed package needs
   no params file; params.yaml repeats them with a comment per knob (a test keeps the two equal).
@@ -30,34 +30,83 @@ class ParamsError(ValueError):
     """A params.yaml value is missing or invalid; the message names the key."""
 
 
-def merged(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """`base` with `overrides` laid over it, section by section (nested dicts merged, others replaced)."""
-    out = dict(base)
-    for key, value in overrides.items():
-        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
-
-
 def read_params(path: str | Path) -> dict[str, Any]:
-    """A params file as a dict; a file with `base: OTHER.yaml` (relative to it) holds only the keys
-    that differ from OTHER, e.g. the FER+ pipeline's over the FER-2013 one's."""
+    """A params file as a dict (YAML merge keys `<<: *recipe` resolved)."""
     path = Path(path)
     if not path.is_file():
         raise ParamsError(f"params file not found: {path}")
-    params = yaml.safe_load(path.read_text()) or {}
-    base = params.pop("base", None)
-    return merged(read_params(path.parent / base), params) if base else params
+    return yaml.safe_load(path.read_text()) or {}
 
 
-def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
-    """Read params.yaml (or another pipeline's params file) and check the keys shared by all stages."""
-    params = read_params(path)
-    classes = params.get("classes")
+#: The model the benchmarks and tools read when none is named.
+DEFAULT_MODEL = "fer2013"
+#: The keys of a `models.NAME` entry.
+MODEL_KEYS = ("dataset", "version", "reads", "train", "export", "evaluate", "register")
+
+
+def stage_paths(model: str | None, dataset: str) -> dict[str, str]:
+    """Where each stage of `model` (over `dataset`) writes: the layout dvc.yaml names too."""
+    paths = {"raw": f"data/{dataset}/raw", "processed": f"data/{dataset}/processed",
+             "validation": f"reports/{dataset}/validation"}
+    if model:
+        paths.update(train=f"models/{model}/train", logs=f"logs/{model}", export=f"models/{model}/export",
+                     accelerated=f"models/{model}/accelerated", evaluation=f"reports/{model}/evaluation",
+                     registry=f"reports/{model}/registry", shipped=f"src/emoscan/models/emoscan-{model}")
+    return paths
+
+
+def _entry(table: Any, name: str, where: str, path: Path) -> dict[str, Any]:
+    if not isinstance(table, dict) or not isinstance(table.get(name), dict):
+        known = ", ".join(table) if isinstance(table, dict) else "none"
+        raise ParamsError(f"{where}.{name}: not in {path} (known: {known})")
+    return table[name]
+
+
+def load_params(path: str | Path = "params.yaml", model: str | None = None,
+                dataset: str | None = None) -> dict[str, Any]:
+    """The params one stage reads, as one flat dict: `models.MODEL` (default fer2013) over its
+    dataset's `datasets` entry, or the dataset alone for the data stages, with each stage's output
+    folder (stage_paths) and the run-time sections. An unknown key is an error naming it and the file."""
+    path = Path(path)
+    raw = read_params(path)
+    entry = None if dataset and not model else _entry(raw.get("models"), model or DEFAULT_MODEL, "models", path)
+    model = None if entry is None else (model or DEFAULT_MODEL)
+    if entry is not None:
+        for key in sorted(set(entry) - set(MODEL_KEYS)):
+            raise ParamsError(f"models.{model}.{key}: unknown key ({path})")
+        for key in sorted(set(entry.get("train") or {}) - set(raw.get("recipe") or {})):
+            raise ParamsError(f"models.{model}.train.{key}: unknown key, not in the recipe ({path})")
+        dataset = entry.get("dataset")
+    data = _entry(raw.get("datasets"), str(dataset), "datasets", path)
+    where = stage_paths(model, str(dataset))
+    params: dict[str, Any] = {
+        "image_size": raw.get("image_size"), "classes": data.get("classes"), "data": {"labels": dataset},
+        "fetch": {**(data.get("fetch") or {}), "output_dir": where["raw"]},
+        "split": {**(data.get("split") or {}), "output_dir": where["processed"]},
+        "validate": {**(data.get("validate") or {}), "report_dir": where["validation"]},
+        **{name: raw[name] for name in RUNTIME_SECTIONS if name in raw},
+    }
+    if model:
+        mlflow = raw.get("mlflow") or {}
+        params.update(
+            model=model, version=str(entry.get("version", "")),
+            train={**entry["train"], "output_dir": where["train"], "log_dir": where["logs"]},
+            export={**entry["export"], "output_dir": where["export"]},
+            evaluate={**entry["evaluate"], "output_dir": where["evaluation"]},
+            register={**entry["register"], "model_name": f"emoscan-{model}",
+                      "alias": mlflow.get("alias", "champion"), "output_dir": where["registry"]},
+            mlflow={"tracking_uri": mlflow.get("tracking_uri"), "experiment": mlflow.get("experiment", "emoscan")},
+            accelerated={**(raw.get("accelerated") or {}), "data_dir": where["processed"],
+                         "output_dir": where["accelerated"]},
+            ship={"output_dir": where["shipped"]},
+        )
+    classes = params["classes"]
     if (not isinstance(classes, list) or len(classes) < 2 or len(set(classes)) != len(classes)
             or not all(isinstance(c, str) and c for c in classes)):
-        raise ParamsError(f"classes: expected a list of at least two distinct class names, got {classes!r}")
-    if params.get("image_size") != 48:
-        raise ParamsError(f"image_size: FER-2013 images are 48x48, got {params.get('image_size')!r}")
+        raise ParamsError(f"datasets.{dataset}.classes: expected a list of at least two distinct class names, "
+                          f"got {classes!r} ({path})")
+    if params["image_size"] != 48:
+        raise ParamsError(f"image_size: FER-2013 images are 48x48, got {params['image_size']!r} ({path})")
     return params
 
 

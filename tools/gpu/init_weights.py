@@ -88,7 +88,7 @@ def main() -> None:
     if args.action == "unpack":
         done = unpack(args.dir, args.to)
     else:
-        from emoscan.settings import read_params  # a params file with `base:` (ferplus/params.yaml) merged
+        from emoscan.settings import read_params
 
         done = pack(args.files or init_files(read_params(args.params)), args.dir)
     print(f"{args.action}: {', '.join(map(str, done)) or 'nothing'}")

@@ -4,13 +4,13 @@
 # name in init_from, as float16 arrays (tools/gpu/init_weights.py: half the bytes to copy); and the
 # wheels of Keras and pydantic for the machine's Python.
 #   tools/gpu/prepare.sh            # after `dvc repro dvc.yaml:split`; writes .gpu/ and .whl/ (git-ignored)
-#   PARAMS=ferplus/params.yaml tools/gpu/prepare.sh   # FER+: after `dvc repro ferplus/dvc.yaml:split`
+#   MODEL=ferplus tools/gpu/prepare.sh               # FER+: after `dvc repro split@ferplus`
 # Copy the repository with .gpu/ and .whl/ to the machine and run `bash tools/gpu/train.sh` there.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DEVICE_PYTHON=${DEVICE_PYTHON:-3.12}
-PARAMS=${PARAMS:-params.yaml}
-DATA_DIR=$(.venv/bin/python -c "import sys; from emoscan.settings import read_params; print(read_params(sys.argv[1])['accelerated']['data_dir'])" "$PARAMS")
+PARAMS=${PARAMS:-params.yaml}; MODEL=${MODEL:-fer2013}
+DATA_DIR=$(.venv/bin/python -c "import sys; from emoscan.settings import load_params; print(load_params(sys.argv[1], model=sys.argv[2])['accelerated']['data_dir'])" "$PARAMS" "$MODEL")
 mkdir -p .gpu .whl
 # re-saved uncompressed first: xz packs raw pixels far better than the split stage's zip-compressed npz
 for split in train val; do

@@ -6,20 +6,20 @@
 # needs neither.
 #   bash tools/gpu/train.sh 520                       # every member, then the students, 520 s at most
 #   bash tools/gpu/train.sh 300 --student kd_a        # one run of params.yaml's accelerated section
-#   PARAMS=ferplus/params.yaml bash tools/gpu/train.sh 520   # the FER+ pipeline's runs (eight classes, votes)
+#   MODEL=ferplus bash tools/gpu/train.sh 520         # runs on the FER+ data (eight classes, votes)
 # The networks (<name>.keras, <name>_log.csv, <name>.json) are written to accelerated.output_dir
 # (models/accelerated); the trainer's output and the GPU's utilisation to $LOG_DIR (default: the same).
 set -u
 limit=${1:-520}; shift || true
 started=$(date +%s)
-PARAMS=${PARAMS:-params.yaml}
+PARAMS=${PARAMS:-params.yaml}; MODEL=${MODEL:-fer2013}
 if compgen -G ".whl/*.whl" >/dev/null; then
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl || exit 1
     export PYTHONPATH=/tmp/site:$PWD/src
 fi
 export KERAS_BACKEND=jax PYTHONUNBUFFERED=1 PYTHONPATH=${PYTHONPATH:-$PWD/src}
-# the params file's accelerated.<key>, read as the trainer reads it (a `base:` file merged)
-accelerated() { python3 -c "import sys; from emoscan.settings import read_params; print(read_params(sys.argv[1])['accelerated'][sys.argv[2]])" "$PARAMS" "$1"; }
+# the accelerated.<key> the trainer reads for $MODEL
+accelerated() { python3 -c "import sys; from emoscan.settings import load_params; print(load_params(sys.argv[1], model=sys.argv[2])['accelerated'][sys.argv[3]])" "$PARAMS" "$MODEL" "$1"; }
 output_dir=$(accelerated output_dir) && data_dir=$(accelerated data_dir) || exit 1
 LOG_DIR=${LOG_DIR:-$output_dir}; mkdir -p "$LOG_DIR"
 EMOSCAN_DEVICE="$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)"; export EMOSCAN_DEVICE
@@ -31,7 +31,7 @@ fi
 [ -d .gpu/init ] && { python3 tools/gpu/init_weights.py unpack || exit 1; }
 echo "setup $(( $(date +%s) - started )) s on $EMOSCAN_DEVICE"
 (while sleep 20; do nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader; done) > "$LOG_DIR/gpu_util.log" 2>&1 &
-timeout "$limit" python3 -m emoscan.training.fit.accelerated --params "$PARAMS" "$@" > "$LOG_DIR/train.log" 2>&1
+timeout "$limit" python3 -m emoscan.training.fit.accelerated --params "$PARAMS" --model "$MODEL" "$@" > "$LOG_DIR/train.log" 2>&1
 echo "accelerated exit $? after $(( $(date +%s) - started )) s"
 ls -l "$output_dir"
 grep -E "per epoch|val accuracy|finished|Error" "$LOG_DIR/train.log" | tail -30

@@ -32,7 +32,7 @@ def import_champion(params_path: str) -> str:
 
     from emoscan.settings import load_params
     from emoscan.training.release.registry import SERVING_ARTIFACTS
-    from emoscan.training.tracking import setup_tracking
+    from emoscan.training.common.tracking import setup_tracking
 
     params = load_params(params_path)
     setup_tracking(params["mlflow"])

@@ -183,6 +183,10 @@ def split_ferplus(raw_dir: Path, cfg: dict, classes: tuple[str, ...] = FERPLUS_C
     report: dict = {"counts": {}, "cross_split_duplicates": int(leaked.sum())}
     for split, table in tables.items():
         report["counts"][split] = write_split(table, out / f"{split}.npz", classes)
+    # FER+'s test split (FER-2013's PrivateTest) is kept out: an empty test array, so that every
+    # dataset's split stage writes the same files
+    write_split(VoteTable([], np.zeros((0, 48, 48), np.uint8), np.zeros((0, len(VOTE_COLUMNS)), int)),
+                out / "test.npz", classes)
     for split, table in (("train", train), ("val", tables["val"])):
         labels = majority_labels(table.votes, classes)
         for i, name in enumerate(table.names):

@@ -12,7 +12,7 @@ def cpu_session(model: str | Path, threads: int) -> ort.InferenceSession:
 
     Its threads sleep when a call ends instead of spinning: the detector's and the classifier's
     pools take turns on the same cores (and share them with the server's threads), and a pool
-    spinning after its call made the next one up to twice as slow (docs/benchmarks.md)."""
+    spinning after its call made the next one up to twice as slow."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = max(0, int(threads))
     options.inter_op_num_threads = 1

@@ -4,7 +4,7 @@ average. The same architectures, augmentation and optimisers as the train stage;
 
     KERAS_BACKEND=jax python -m emoscan.training.fit.accelerated            # every member, then students
     KERAS_BACKEND=jax python -m emoscan.training.fit.accelerated --member a # one member (a child process)
-    KERAS_BACKEND=jax python -m emoscan.training.fit.accelerated --params ferplus/params.yaml  # FER+
+    KERAS_BACKEND=jax python -m emoscan.training.fit.accelerated --model ferplus            # FER+
 
 The classes come from the params file; where the split has vote distributions (FER+), they are
 the targets, as in the train stage.
@@ -32,16 +32,16 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from emoscan.settings import ParamsError, load_params, require
+from emoscan.settings import ParamsError, load_params, read_params, require
 from emoscan.data.split import load_split, load_targets
-from emoscan.training.artifacts import provenance_of
+from emoscan.training.common.artifacts import provenance_of
 from emoscan.training.nets.architectures import average_ensemble, build_model, builder_kwargs
 from emoscan.training.nets.augment import build_training_augmenter
 from emoscan.training.nets.mixup import MixedTargetCrossEntropy, mixup_trainer
 from emoscan.training.nets.transfer import start_weights
 from emoscan.training.fit.recipe import (check_train_params, class_weights, compute_policy, optimizer,
                                          prediction_accuracy, teacher_targets)
-from emoscan.training.fit.soup import warm_start
+from emoscan.training.fit.soup import save_soup, warm_start
 
 log = logging.getLogger(__name__)
 
@@ -273,12 +273,48 @@ def student_teachers(acc: dict) -> list[str] | None:
     return teachers
 
 
-def run_parallel(group: str, names: list[str], params_path: str) -> list[str]:
+def run_parallel(group: str, names: list[str], params_path: str, model: str) -> list[str]:
     """Train `names` in one child process each (one GPU is shared); returns those that finished."""
     env = {**os.environ, "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}  # several processes share the GPU
     procs = {name: subprocess.Popen([sys.executable, "-m", "emoscan.training.fit.accelerated", f"--{group[:-1]}", name,
-                                     "--params", params_path], env=env) for name in names}
+                                     "--params", params_path, "--model", model], env=env) for name in names}
     return [name for name, proc in procs.items() if proc.wait() == 0]
+
+
+def remake_network(params_path: str, name: str) -> Path:
+    """`networks.NAME` of the params file, as the frozen `networks` stage runs it on a GPU: its
+    members in parallel, then its students (plain warm restarts), then the soup of them it names;
+    the result written to `models/warm_start/NAME.keras` with its provenance JSON."""
+    import shutil
+    import tempfile
+
+    import yaml
+
+    raw = read_params(params_path)
+    recipe = (raw.get("networks") or {}).get(name)
+    if not isinstance(recipe, dict):
+        raise ParamsError(f"networks.{name}: not in {params_path}")
+    model = recipe["model"]
+    raw["accelerated"] = {**raw.get("accelerated", {}), "members": recipe.get("members") or {},
+                          "students": recipe.get("students") or {}, "distillation": "none", "teachers": [],
+                          "time_budget_minutes": recipe["time_budget_minutes"]}
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", dir=".", delete=False) as file:
+        yaml.safe_dump(raw, file)
+    try:
+        params = load_params(file.name, model=model)
+        out, runs = Path(params["accelerated"]["output_dir"]), [*recipe.get("members") or {}, *recipe.get("students") or {}]
+        for group in ("members", "students"):
+            if recipe.get(group) and len(run_parallel(group, list(recipe[group]), file.name, model)) < len(recipe[group]):
+                raise RuntimeError(f"networks.{name}: a run of {group} failed")
+        made = Path("models/warm_start") / f"{name}.keras"
+        if recipe.get("soup"):
+            save_soup(made, [str(out / f"{run}.keras") for run in recipe["soup"]], params)
+        else:
+            shutil.copy(out / f"{runs[0]}.keras", made)
+            shutil.copy(out / f"{runs[0]}.json", made.with_suffix(".json"))
+        return made
+    finally:
+        Path(file.name).unlink()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -286,11 +322,16 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--model", default="fer2013", help="the model of params.yaml whose recipe and data to use")
     one = parser.add_mutually_exclusive_group()
     one.add_argument("--member", help="train one member of accelerated.members")
     one.add_argument("--student", help="distil one student of accelerated.students from the members")
+    one.add_argument("--network", help="remake one network of params.yaml's networks (the frozen networks stage)")
     args = parser.parse_args(argv)
-    params = load_params(args.params)
+    if args.network:
+        log.info("made %s", remake_network(args.params, args.network))
+        return 0
+    params = load_params(args.params, model=args.model)
     acc = params["accelerated"]
     if args.member:
         fit(params, "members", args.member)
@@ -299,11 +340,11 @@ def main(argv: list[str] | None = None) -> int:
         fit(params, "students", args.student, teachers=student_teachers(acc))
         return 0
     if acc["members"]:
-        members = run_parallel("members", list(acc["members"]), args.params)
+        members = run_parallel("members", list(acc["members"]), args.params, args.model)
         log.info("members finished: %s", members)
         if not members:
             return 1
-    students = run_parallel("students", list(acc["students"]), args.params) if acc["students"] else []
+    students = run_parallel("students", list(acc["students"]), args.params, args.model) if acc["students"] else []
     log.info("students finished: %s", students)
     return 0
 

@@ -13,7 +13,7 @@ from emoscan.hardware import has_native_bfloat16
 from emoscan.labels import CLASSES
 from emoscan.settings import ParamsError, require
 from emoscan.training.nets.architectures import ARCHITECTURES, average_ensemble
-from emoscan.training.scoring import predict_probabilities
+from emoscan.training.common.scoring import predict_probabilities
 
 
 def check_train_params(cfg: dict) -> None:

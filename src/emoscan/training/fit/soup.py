@@ -26,8 +26,8 @@ import numpy as np
 from emoscan.settings import load_params
 from emoscan.data.split import load_split
 from emoscan.inference.preprocess import normalize
-from emoscan.training.artifacts import provenance_of
-from emoscan.training.scoring import classification_metrics, predict_probabilities
+from emoscan.training.common.artifacts import provenance_of
+from emoscan.training.common.scoring import classification_metrics, predict_probabilities
 
 
 def average_weights(networks: list[keras.Model]) -> keras.Model:
@@ -115,10 +115,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Save the uniform soup of warm restarts as one network.")
     parser.add_argument("out", type=Path, help="the soup's .keras file (its provenance: the same with .json)")
     parser.add_argument("networks", nargs="+", help="the shared starting point first, then its warm restarts")
+    parser.add_argument("--model", default="fer2013", help="the model of params.yaml whose recipe and data to use")
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args()
     try:
-        origin = save_soup(args.out, args.networks, load_params(args.params))
+        origin = save_soup(args.out, args.networks, load_params(args.params, model=args.model))
     except ValueError as error:  # too few networks, a missing file, or networks of different widths
         parser.error(str(error))
     print(f"{args.out}: soup of {len(args.networks)} networks, validation accuracy"

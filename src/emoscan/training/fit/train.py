@@ -28,7 +28,7 @@ import numpy as np
 from emoscan.data.split import load_split, load_targets
 from emoscan.hardware import cpu_kind
 from emoscan.inference.preprocess import normalize
-from emoscan.training.artifacts import (BEST_MODEL, RUN_ID_FILE, SNAPSHOTS, TRAINING_LOG, TRAINING_PLOT,
+from emoscan.training.common.artifacts import (BEST_MODEL, RUN_ID_FILE, SNAPSHOTS, TRAINING_LOG, TRAINING_PLOT,
                                         provenance_of, save_reproducibly)
 from emoscan.training.fit.recipe import (check_train_params, class_weights, compute_policy, optimizer,
                                          prediction_accuracy, teacher_targets)
@@ -37,8 +37,8 @@ from emoscan.training.nets.architectures import average_ensemble, build_model, b
 from emoscan.training.nets.augment import make_dataset
 from emoscan.training.nets.mixup import MixedTargetCrossEntropy, mixup_trainer
 from emoscan.training.nets.transfer import start_weights
-from emoscan.training.plots import plot_training_curves
-from emoscan.training.tracking import flatten_params, setup_tracking
+from emoscan.training.common.plots import plot_training_curves
+from emoscan.training.common.tracking import flatten_params, setup_tracking
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def make_optimizer(cfg: dict, steps_per_epoch: int) -> keras.optimizers.Optimize
 class EpochSnapshots(keras.callbacks.Callback):
     """Save `network`'s weights after every epoch as a float32 `.keras` file
     (`<directory>/epoch_NN.keras`), whatever the training precision: the trajectory's networks,
-    for snapshot soups (`benchmarks/research/select_soup.py`)."""
+    for snapshot soups (`tools/gpu/select_soup.py`)."""
 
     def __init__(self, network: keras.Model, build: Callable[[], keras.Model], directory: Path) -> None:
         super().__init__()

@@ -2,7 +2,7 @@
 
 Keras' `RandomRotation`, `RandomShear`, `RandomZoom` and `RandomTranslation` each resample every
 image through `jax.scipy.ndimage.map_coordinates` under JAX, which made one training step 130
-times slower on an NVIDIA H200 (docs/experiments.md, "Training on a GPU"). Here the four transforms compose
+times slower on an NVIDIA H200. Here the four transforms compose
 into one 2x3 matrix per image and one bilinear lookup: four gathers of the flattened batch.
 Used by both trainers with `train.augment.fused_affine: true`.
 """

@@ -48,7 +48,7 @@ def build_training_augmenter(cfg: dict, seed: int) -> keras.Sequential:
     """`train.augment` as both trainers run it. With `fused_affine`, rotation, shear, zoom and shift
     are one affine resampling per image (`emoscan.training.nets.affine`); without, Keras' four image
     layers resample the face four times, and the bilinear blur compounds: a trained width-2.0 network
-    scores 0.66 on such training images against 0.77 with the fused resampling (docs/experiments.md)."""
+    scores 0.66 on such training images against 0.77 with the fused resampling."""
     if cfg.get("fused_affine"):
         return build_fused_augmenter(cfg, seed)
     return build_augmenter(cfg, seed)

@@ -19,11 +19,11 @@ from sklearn.metrics import confusion_matrix
 from emoscan.data.split import load_split
 from emoscan.inference.classifier import EmotionClassifier
 from emoscan.labels import CLASSES
-from emoscan.training.artifacts import RUN_ID_FILE, TRAINING_LOG, TRAINING_PLOT
-from emoscan.training.plots import plot_confusion_matrix
+from emoscan.training.common.artifacts import RUN_ID_FILE, TRAINING_LOG, TRAINING_PLOT
+from emoscan.training.common.plots import plot_confusion_matrix
 from emoscan.training.release.calibration import cross_fitted_probabilities, fit_kwargs
-from emoscan.training.scoring import classification_metrics, per_class_table, predict_probabilities
-from emoscan.training.tracking import setup_tracking
+from emoscan.training.common.scoring import classification_metrics, per_class_table, predict_probabilities
+from emoscan.training.common.tracking import setup_tracking
 
 
 def evaluate_predictions(y_true: np.ndarray, probs_by_mode: dict[str, np.ndarray], out: Path,

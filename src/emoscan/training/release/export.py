@@ -22,12 +22,12 @@ from emoscan.inference.classifier import TTA_MODES, apply_class_offsets
 from emoscan.inference.preprocess import normalize
 from emoscan.labels import CLASSES
 from emoscan.settings import require
-from emoscan.training.artifacts import (BEST_MODEL, EXPORT_REPORT, FLOAT_ONNX_FILE, LABELS_FILE, ONNX_FILE,
+from emoscan.training.common.artifacts import (BEST_MODEL, EXPORT_REPORT, FLOAT_ONNX_FILE, LABELS_FILE, ONNX_FILE,
                                         PREPROCESSING_FILE)
 from emoscan.training.release.calibration import check_offsets_params, fit_class_offsets
 from emoscan.training.release.quantize import (SATURATION_FREE_WEIGHT, WEIGHT_LAYOUTS, exact_session, quantize_int8,
                                                signed_weight_peak)
-from emoscan.training.scoring import predict_probabilities
+from emoscan.training.common.scoring import predict_probabilities
 
 #: How a face crop becomes the network input; read by `emoscan.inference.preprocess`.
 PREPROCESSING_SPEC = {

@@ -17,8 +17,8 @@ from mlflow.models import ModelSignature
 from mlflow.types import Schema, TensorSpec
 
 from emoscan.settings import require
-from emoscan.training.artifacts import EXPORT_REPORT, LABELS_FILE, ONNX_FILE, PREPROCESSING_FILE, RUN_ID_FILE
-from emoscan.training.tracking import setup_tracking
+from emoscan.training.common.artifacts import EXPORT_REPORT, LABELS_FILE, ONNX_FILE, PREPROCESSING_FILE, RUN_ID_FILE
+from emoscan.training.common.tracking import setup_tracking
 
 SERVING_ARTIFACTS = "serving"
 log = logging.getLogger(__name__)

@@ -5,8 +5,8 @@ soup is built by the train stage's own `emoscan.training.fit.soup.warm_start`: w
 statistics re-estimated on `train.soup_batchnorm_images` training images drawn with `train.seed`.
 Float32, no TTA, never the test split.
 
-    python benchmarks/research/select_soup.py models/warm_start/emoscan_vgg_v11_*.keras models/train/model.keras
-    python benchmarks/research/select_soup.py NETWORKS... --params ferplus/params.yaml   # the FER+ split and recipe
+    python tools/gpu/select_soup.py models/warm_start/emoscan_vgg_v11_*.keras models/fer2013/train/model.keras
+    python tools/gpu/select_soup.py NETWORKS... --model ferplus   # the FER+ split and recipe
 
 The networks must share a starting point (warm restarts of one network), or their average is not
 a network (docs/experiments.md: the mirror-image soup scored 0.39).
@@ -26,8 +26,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("networks", nargs="+", help=".keras files sharing a starting point")
     parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--model", default="fer2013", help="the model of params.yaml whose data and recipe to use")
     args = parser.parse_args()
-    params = load_params(args.params)
+    params = load_params(args.params, model=args.model)
     cfg, split_dir = params["train"], params["split"]["output_dir"]
     x_val, y_val = load_split(split_dir, "val")
     x_train, _ = load_split(split_dir, "train")

@@ -2,7 +2,7 @@
 combination of up to `--max-members` of them (probabilities averaged), ranked by validation
 accuracy or macro-F1. Never the test split.
 
-    python benchmarks/research/select_ensemble.py models/accelerated/*.keras models/warm_start/*.keras --max-members 3
+    python tools/gpu/select_ensemble.py models/accelerated/*.keras models/warm_start/*.keras --max-members 3
 
 `--greedy` adds forward selection over all candidates (no size cap): an upper bound on what
 averaging them can reach on validation, whatever it costs to serve.
@@ -35,9 +35,9 @@ from emoscan.data.split import load_split
 from emoscan.inference.classifier import EmotionClassifier
 from emoscan.inference.preprocess import normalize
 from emoscan.training.nets.architectures import average_ensemble
-from emoscan.training.scoring import classification_metrics, predict_probabilities
+from emoscan.training.common.scoring import classification_metrics, predict_probabilities
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the shared helpers
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))  # the benchmarks' shared helpers
 from _served import lowest_medians, served_int8  # noqa: E402
 def frontier(best: dict[int, tuple], models: dict[str, keras.Model], params: dict, x: np.ndarray, y: np.ndarray,
              threads: int) -> None:
@@ -61,6 +61,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("models", nargs="+", help="candidate .keras files")
     parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--model", default="fer2013", help="the model of params.yaml whose data and recipe to use")
     parser.add_argument("--max-members", type=int, default=3)
     parser.add_argument("--tta", choices=("none", "flip"), default="none")
     parser.add_argument("--rank-by", choices=("accuracy", "macro_f1"), default="accuracy")
@@ -71,7 +72,7 @@ def main() -> None:
     parser.add_argument("--greedy", action="store_true", help="forward selection over every candidate, whatever "
                         "the size: what averaging these networks can reach at most")
     args = parser.parse_args()
-    params = load_params(args.params)
+    params = load_params(args.params, model=args.model)
     x, y = load_split(params["split"]["output_dir"], "val")
     probs, models = {}, {}
     print(f"FER-2013 validation split: {len(y)} images, TTA {args.tta}")

@@ -1,0 +1,112 @@
+"""End to end on real photos of whole faces, as a user meets emoscan: each photo of FOLDER/<class>/
+framed by a grey border of a quarter of its width and height, every face found, the largest scored;
+a photo without a face, or a face given a class outside the seven (ferplus' contempt), counts wrong.
+
+For each model: faces found, accuracy, macro-F1, per-class recall, the confusion matrix and the
+median milliseconds per photo (detection and classification, batch 1).
+
+    python benchmarks/bench_real_photos.py FOLDER [--model fer2013 ferplus fer2013-fast PATH ...]
+        [--set face_crop_scale=0.8 ...] [--json OUT.json]
+
+`--set` overrides inference settings by name (emoscan.settings.InferenceSettings), for every model.
+The photos are research data: read from FOLDER, never copied into the project.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import yaml
+
+import emoscan
+from _machine import cpu_description
+from emoscan.labels import CLASSES
+from emoscan.training.common.scoring import classification_metrics
+
+NO_FACE = "no face/other"  # no face found, or a class outside the seven (contempt)
+
+
+def load_photos(folder: Path) -> tuple[list[np.ndarray], np.ndarray, list[str]]:
+    """BGR photos with a grey border of a quarter of their sides, their class indices, their paths."""
+    photos, labels, names = [], [], []
+    for index, name in enumerate(CLASSES):
+        for path in sorted((folder / name).glob("*")):
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is None:
+                continue
+            dy, dx = image.shape[0] // 4, image.shape[1] // 4
+            photos.append(cv2.copyMakeBorder(image, dy, dy, dx, dx, cv2.BORDER_CONSTANT, value=(128, 128, 128)))
+            labels.append(index)
+            names.append(str(path.relative_to(folder)))
+    if not photos:
+        raise SystemExit(f"{folder}: no photos in {folder}/<class>/ for the classes {', '.join(CLASSES)}")
+    return photos, np.array(labels), names
+
+
+def score_model(model: str, photos: list[np.ndarray], labels: np.ndarray, overrides: dict) -> dict:
+    """The end-to-end figures of one model over the photos."""
+    recognizer = emoscan.EmotionRecognizer(model, **overrides)
+    recognizer.detect_emotions(photos[0])  # warm-up: ONNX Runtime's first run allocates
+    predicted, seconds, found = [], [], 0
+    for photo in photos:
+        start = time.perf_counter()
+        faces = recognizer.detect_emotions(photo)
+        seconds.append(time.perf_counter() - start)
+        found += bool(faces)
+        emotion = faces[0].emotion if faces else NO_FACE
+        predicted.append(CLASSES.index(emotion) if emotion in CLASSES else len(CLASSES))
+    predicted = np.array(predicted)
+    metrics = classification_metrics(labels, predicted)
+    confusion = np.zeros((len(CLASSES), len(CLASSES) + 1), int)
+    np.add.at(confusion, (labels, predicted), 1)
+    return {"model": model, "version": recognizer.source.version, "photos": len(photos), "faces_found": found,
+            "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"],
+            "recall": {c: metrics["per_class"][c]["recall"] for c in CLASSES},
+            "confusion": confusion.tolist(), "ms_per_photo": 1000 * statistics.median(seconds),
+            "predicted": predicted.tolist()}
+
+
+def print_result(r: dict) -> None:
+    print(f"\n{r['model']} ({r['version']}): accuracy {r['accuracy']:.4f}, macro-F1 {r['macro_f1']:.4f}, "
+          f"faces found {r['faces_found']}/{r['photos']}, {r['ms_per_photo']:.1f} ms per photo (median)")
+    print("recall: " + ", ".join(f"{c} {v:.2f}" for c, v in r["recall"].items()))
+    header = "true \\ predicted"
+    print(f"{header:<17}" + "".join(f"{c[:8]:>9}" for c in (*CLASSES, "other")))
+    for name, row in zip(CLASSES, r["confusion"]):
+        print(f"{name:<17}" + "".join(f"{v:>9}" for v in row))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("folder", type=Path, help="photos in FOLDER/<class>/ for the seven FER-2013 classes")
+    parser.add_argument("--model", nargs="+", default=["fer2013", "fer2013-fast", "ferplus"])
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="inference settings overrides")
+    parser.add_argument("--json", type=Path, help="also write every figure (and each photo's prediction) here")
+    args = parser.parse_args()
+    overrides = {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in args.set)}
+    photos, labels, names = load_photos(args.folder)
+    print(f"CPU: {cpu_description()}")
+    print(f"{len(photos)} photos of {args.folder}: " + ", ".join(f"{c} {int((labels == i).sum())}" for i, c in enumerate(CLASSES)))
+    if overrides:
+        print(f"inference overrides: {overrides}")
+    results = []
+    for model in args.model:
+        results.append(score_model(model, photos, labels, overrides))
+        print_result(results[-1])
+    print("\n| model | accuracy | macro-F1 | fear recall | disgust recall | faces found | ms per photo |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        print(f"| {r['model']} {r['version']} | {r['accuracy']:.4f} | {r['macro_f1']:.4f} | {r['recall']['fear']:.2f} "
+              f"| {r['recall']['disgust']:.2f} | {r['faces_found']}/{r['photos']} | {r['ms_per_photo']:.1f} |")
+    if args.json:
+        args.json.write_text(json.dumps({"photos": names, "labels": labels.tolist(), "results": results}))
+
+
+if __name__ == "__main__":
+    main()

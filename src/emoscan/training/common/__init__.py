@@ -1,0 +1,1 @@
+"""What the training stages share: artefact names, scoring, MLflow tracking, plots."""
