@@ -302,7 +302,7 @@ def remake_network(params_path: str, name: str) -> Path:
         yaml.safe_dump(raw, file)
     try:
         params = load_params(file.name, model=model)
-        out, runs = Path(params["accelerated"]["output_dir"]), [*recipe.get("members") or {}, *recipe.get("students") or {}]
+        out, runs = Path(params["accelerated"]["output_dir"]), [*(recipe.get("members") or {}), *(recipe.get("students") or {})]
         for group in ("members", "students"):
             if recipe.get(group) and len(run_parallel(group, list(recipe[group]), file.name, model)) < len(recipe[group]):
                 raise RuntimeError(f"networks.{name}: a run of {group} failed")
