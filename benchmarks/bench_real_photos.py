@@ -6,7 +6,7 @@ For each model: faces found, accuracy, macro-F1, per-class recall, the confusion
 median milliseconds per photo (detection and classification, batch 1).
 
     python benchmarks/bench_real_photos.py FOLDER [--model fer2013 ferplus fer2013-fast PATH ...]
-        [--set face_crop_scale=0.8 ...] [--tta flip] [--json OUT.json]
+        [--set face_crop_scale=0.8 ...] [--tta flip] [--prior-power 0.5] [--json OUT.json]
 
 `--set` overrides inference settings by name (emoscan.settings.InferenceSettings), for every model.
 The photos are research data: read from FOLDER, never copied into the project.
@@ -49,13 +49,23 @@ def load_photos(folder: Path) -> tuple[list[np.ndarray], np.ndarray, list[str]]:
     return photos, np.array(labels), names
 
 
+def prior_offsets(power: float) -> np.ndarray:
+    """-power * log(FER-2013's training class shares): a prior correction (logit adjustment) that
+    leans towards the classes training saw rarely (the shares: params.yaml's expected distribution)."""
+    shares = yaml.safe_load(open("params.yaml"))["datasets"]["fer2013"]["validate"]["expected_distribution"]
+    return -power * np.log(np.array([shares[c] for c in CLASSES]))
+
+
 def score_model(model: str, photos: list[np.ndarray], labels: np.ndarray, overrides: dict,
-                tta: str | None = None) -> dict:
+                tta: str | None = None, prior_power: float = 0.0) -> dict:
     """The end-to-end figures of one model over the photos (`tta`: the bundle's own test-time
-    augmentation unless "none" or "flip" is given, for a measurement)."""
+    augmentation unless "none" or "flip" is given; `prior_power`: a prior correction of a
+    seven-class model's probabilities; both for a measurement)."""
     recognizer = emoscan.EmotionRecognizer(model, **overrides)
     if tta:
         recognizer.analyzer.classifier.tta = tta  # EmotionClassifier's own override (its `tta` argument)
+    if prior_power and tuple(recognizer.labels) == CLASSES:
+        recognizer.analyzer.classifier.class_offsets = prior_offsets(prior_power)  # as a bundle's class_log_offsets
     recognizer.detect_emotions(photos[0])  # warm-up: ONNX Runtime's first run allocates
     predicted, seconds, found = [], [], 0
     for photo in photos:
@@ -92,6 +102,8 @@ def main() -> None:
     parser.add_argument("--model", nargs="+", default=["fer2013", "fer2013-fast", "ferplus"])
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="inference settings overrides")
     parser.add_argument("--tta", choices=("none", "flip"), help="test-time augmentation instead of the bundle's")
+    parser.add_argument("--prior-power", type=float, default=0.0, metavar="TAU",
+                        help="offsets -TAU*log(training class shares) on seven-class models' probabilities")
     parser.add_argument("--json", type=Path, help="also write every figure (and each photo's prediction) here")
     args = parser.parse_args()
     overrides = {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in args.set)}
@@ -102,7 +114,7 @@ def main() -> None:
         print(f"inference overrides: {overrides}")
     results = []
     for model in args.model:
-        results.append(score_model(model, photos, labels, overrides, args.tta))
+        results.append(score_model(model, photos, labels, overrides, args.tta, args.prior_power))
         print_result(results[-1])
     print("\n| model | accuracy | macro-F1 | fear recall | disgust recall | faces found | ms per photo |")
     print("|---|---:|---:|---:|---:|---:|---:|")
