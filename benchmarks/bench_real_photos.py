@@ -20,33 +20,21 @@ import statistics
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import yaml
 
 import emoscan
 from _machine import cpu_description
 from emoscan.labels import CLASSES
-from emoscan.training.common.scoring import classification_metrics
-
-NO_FACE = "no face/other"  # no face found, or a class outside the seven (contempt)
+from emoscan.training.release import real_photos
 
 
 def load_photos(folder: Path) -> tuple[list[np.ndarray], np.ndarray, list[str]]:
-    """BGR photos with a grey border of a quarter of their sides, their class indices, their paths."""
-    photos, labels, names = [], [], []
-    for index, name in enumerate(CLASSES):
-        for path in sorted((folder / name).glob("*")):
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if image is None:
-                continue
-            dy, dx = image.shape[0] // 4, image.shape[1] // 4
-            photos.append(cv2.copyMakeBorder(image, dy, dy, dx, dx, cv2.BORDER_CONSTANT, value=(128, 128, 128)))
-            labels.append(index)
-            names.append(str(path.relative_to(folder)))
-    if not photos:
-        raise SystemExit(f"{folder}: no photos in {folder}/<class>/ for the classes {', '.join(CLASSES)}")
-    return photos, np.array(labels), names
+    """The framed photos of FOLDER/<class>/ for the seven classes (emoscan.training.release.real_photos)."""
+    try:
+        return real_photos.load_photos(folder, CLASSES)
+    except FileNotFoundError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def prior_offsets(power: float) -> np.ndarray:
@@ -67,23 +55,15 @@ def score_model(model: str, photos: list[np.ndarray], labels: np.ndarray, overri
     if prior_power and tuple(recognizer.labels) == CLASSES:
         recognizer.analyzer.classifier.class_offsets = prior_offsets(prior_power)  # as a bundle's class_log_offsets
     recognizer.detect_emotions(photos[0])  # warm-up: ONNX Runtime's first run allocates
-    predicted, seconds, found = [], [], 0
-    for photo in photos:
+    seconds = []
+    for photo in photos:  # timed one by one, as a user's calls are
         start = time.perf_counter()
-        faces = recognizer.detect_emotions(photo)
+        recognizer.detect_emotions(photo)
         seconds.append(time.perf_counter() - start)
-        found += bool(faces)
-        emotion = faces[0].emotion if faces else NO_FACE
-        predicted.append(CLASSES.index(emotion) if emotion in CLASSES else len(CLASSES))
-    predicted = np.array(predicted)
-    metrics = classification_metrics(labels, predicted)
-    confusion = np.zeros((len(CLASSES), len(CLASSES) + 1), int)
-    np.add.at(confusion, (labels, predicted), 1)
-    return {"model": model, "version": recognizer.source.version, "photos": len(photos), "faces_found": found,
-            "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"],
-            "recall": {c: metrics["per_class"][c]["recall"] for c in CLASSES},
-            "confusion": confusion.tolist(), "ms_per_photo": 1000 * statistics.median(seconds),
-            "predicted": predicted.tolist()}
+    predicted, found = real_photos.predict_photos(recognizer.analyzer, photos, CLASSES)
+    return {"model": model, "version": recognizer.source.version,
+            **real_photos.photo_metrics(labels, predicted, found, CLASSES),
+            "ms_per_photo": 1000 * statistics.median(seconds), "predicted": predicted.tolist()}
 
 
 def print_result(r: dict) -> None:

@@ -7,10 +7,11 @@ import json
 import re
 from pathlib import Path
 
+import cv2
 import pytest
 import yaml
 
-from conftest import FER_ZIP, copy_project, require_fer, run
+from conftest import FER_ZIP, copy_project, place_faces, require_fer, run
 
 pytestmark = pytest.mark.slow
 #: the whole fer2013 chain in a few minutes on 2 CPU cores: `dvc exp run -S` overrides, written here
@@ -53,13 +54,20 @@ def with_overrides(raw: dict, overrides: dict) -> dict:
 
 
 @pytest.fixture(scope="module")
-def pipeline_repo(tmp_path_factory) -> Path:
+def pipeline_repo(tmp_path_factory, fer_faces) -> Path:
     """The smoke pipeline (two epochs) in a temporary repo, run the hard way: `dvc repro` killed
     (SIGKILL, with its stage) in the middle of fetch, of split and of train, then run to the end.
     Every test of this module checks the result; `KILLS` records where each kill landed."""
     require_fer()
     repo = copy_project(tmp_path_factory.mktemp("pipeline"))
-    params = with_overrides(yaml.safe_load((repo / "params.yaml").read_text()), SMOKE)
+    # whole photos for evaluate.real_photos: two real faces per class, each on a canvas
+    photos = repo.parent / "photos"
+    for name, faces in fer_faces.items():
+        (photos / name).mkdir(parents=True)
+        for i, face in enumerate(faces[:2]):
+            cv2.imwrite(str(photos / name / f"{i}.png"), place_faces([face], canvas=(300, 300), offsets=[(75, 75)]))
+    params = with_overrides(yaml.safe_load((repo / "params.yaml").read_text()),
+                            SMOKE | {"models.fer2013.evaluate.real_photos": str(photos)})
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"],  # .dvc/ comes with the project
                 ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"]):
@@ -215,6 +223,8 @@ def test_the_ship_stage_writes_the_bundle_and_a_short_card_where_the_package_loa
     assert f"| **{metrics['accuracy']:.4f}** | **{metrics['macro_f1']:.4f}** |" in card
     assert "dvc repro ship@fer2013" in card and "## Intended use and limits" in card
     assert "| angry |" in card and "![confusion matrix](confusion_matrix.png)" in card
+    photos = metrics["real_photos"]  # evaluate.real_photos: scored end to end, stated on the card
+    assert photos["photos"] == 14 and f"Accuracy **{photos['accuracy']:.4f}**" in card
     cost = re.search(r"\| ([\d,]+) \| ([\d.]+) MB \| (\d+)M \| ([\d.]+) \| (.+) \|", card)
     assert cost, card
     assert float(cost[2]) == pytest.approx((dest / "model.onnx").stat().st_size / 1e6, abs=0.006)
@@ -229,7 +239,8 @@ def test_mlflow_run_holds_params_metrics_and_artifacts(pipeline_repo):
     data = runs[0].data
     assert data.params["train.architecture"] == "emoscan_vgg"
     for key in ("accuracy", "val_accuracy", "loss", "test_accuracy", "test_macro_f1", "test_plain_f1_happy",
-                "val_macro_f1", "best_val_accuracy", "onnx_max_abs_diff", "int8_val_top1_agreement"):
+                "val_macro_f1", "best_val_accuracy", "onnx_max_abs_diff", "int8_val_top1_agreement",
+                "real_photos_accuracy", "real_photos_macro_f1"):
         assert key in data.metrics, key
     assert len(client.get_metric_history(runs[0].info.run_id, "val_accuracy")) == 2  # two epochs, across the kill
     artifacts = {a.path for a in client.list_artifacts(runs[0].info.run_id)}

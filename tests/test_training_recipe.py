@@ -296,6 +296,36 @@ def test_augmenter_with_every_transform_off_is_the_identity():
         np.testing.assert_allclose(out, x, atol=1e-5)
 
 
+def test_photometric_augmentation_changes_the_look_in_range_in_both_augmenters():
+    from emoscan.training.nets.augment import build_training_augmenter
+
+    off = {"rotation": 0.0, "shear": 0.0, "zoom": 0.0, "shift": 0.0, "horizontal_flip": False, "random_erasing": 0.0}
+    x = np.random.default_rng(8).random((16, 48, 48, 1), dtype=np.float32) * 0.5 + 0.25
+    for key, value in (("brightness", 0.2), ("contrast", 0.4), ("blur", 1.0), ("noise", 0.05)):
+        for fused in (False, True):
+            augment = build_training_augmenter(off | {"fused_affine": fused, key: value}, seed=2)
+            out = keras.ops.convert_to_numpy(augment(x, training=True))
+            assert out.shape == x.shape
+            assert float(np.abs(out - x).mean()) > 0.005, f"{key} changed nothing"
+            if key == "blur":  # blurring lowers the difference between neighbouring pixels
+                assert np.abs(np.diff(out, axis=2)).mean() < np.abs(np.diff(x, axis=2)).mean()
+            if key != "noise":
+                assert out.min() >= 0.0 and out.max() <= 1.0
+            np.testing.assert_allclose(keras.ops.convert_to_numpy(augment(x, training=False)), x, atol=1e-6)
+
+
+def test_photometric_augmentation_params_are_checked():
+    from emoscan.settings import ParamsError
+    from emoscan.training.fit.recipe import check_train_params
+
+    cfg = flat_params()["train"]
+    for key, bad, message in (("blur", 1.5, "train.augment.blur"), ("contrast", "high", "train.augment.contrast"),
+                              ("blur_sigma", 0.1, "train.augment.blur_sigma")):
+        trial = cfg | {"augment": cfg["augment"] | {key: bad}}
+        with pytest.raises(ParamsError, match=message):
+            check_train_params(trial)
+
+
 def test_train_params_need_the_fused_affine_choice():
     from emoscan.settings import ParamsError
     from emoscan.training.fit.recipe import check_train_params

@@ -34,7 +34,13 @@ def check_train_params(cfg: dict) -> None:
         raise ParamsError(f"train.mixed_precision: expected auto, true or false, got {cfg.get('mixed_precision')!r}")
     require(cfg, "snapshots", bool, where="train")
     require(cfg, "width", (int, float), where="train", low=0.25, high=4)
-    require(require(cfg, "augment", dict, where="train"), "fused_affine", bool, where="train.augment")
+    augment = require(cfg, "augment", dict, where="train")
+    require(augment, "fused_affine", bool, where="train.augment")
+    for key in ("brightness", "contrast", "blur", "noise"):
+        if key in augment:
+            require(augment, key, (int, float), where="train.augment", low=0, high=1)
+    if "blur_sigma" in augment:
+        require(augment, "blur_sigma", (int, float), where="train.augment", low=0.3, high=5)
     for key in ("distill_from", "ensemble_with", "soup_with"):
         for network in require(cfg, key, list, where="train"):
             if not isinstance(network, str) or not Path(network).is_file():

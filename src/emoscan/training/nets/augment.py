@@ -17,13 +17,32 @@ if TYPE_CHECKING:
     import tensorflow as tf
 
 
+def photometric_layers(cfg: dict, seed: int) -> list[keras.layers.Layer]:
+    """Brightness, contrast, Gaussian blur and pixel noise (`train.augment`, each 0 = off): the
+    look of a face (lighting, camera, resampling) changed while its expression stays."""
+    stack: list[keras.layers.Layer] = []
+    if cfg.get("brightness"):
+        stack.append(keras.layers.RandomBrightness(cfg["brightness"], value_range=(0.0, 1.0), seed=seed))
+    if cfg.get("contrast"):
+        stack.append(keras.layers.RandomContrast(cfg["contrast"], value_range=(0.0, 1.0), seed=seed))
+    if cfg.get("blur"):
+        # each face blurred with probability `blur`, sigma drawn per batch from [0.3, blur_sigma]
+        stack.append(keras.layers.RandomGaussianBlur(factor=(cfg["blur"], cfg["blur"]), kernel_size=5,
+                                                     sigma=(0.3, max(0.3, float(cfg.get("blur_sigma", 1.0)))),
+                                                     value_range=(0.0, 1.0), seed=seed))
+    if cfg.get("noise"):
+        stack.append(keras.layers.GaussianNoise(cfg["noise"], seed=seed))
+    return stack
+
+
 def build_augmenter(cfg: dict, seed: int) -> keras.Sequential:
-    """Flip, rotation, shear, zoom, shifts and random erasing, all set by `train.augment`.
+    """Photometric changes (`photometric_layers`), flip, rotation, shear, zoom, shifts and random
+    erasing, all set by `train.augment`.
 
     Inputs are (N, 48, 48, 1) floats in [0, 1]; random erasing (Zhong et al.) fills one patch of
     2-25 % of the image with mid-grey, with probability `random_erasing`.
     """
-    stack: list[keras.layers.Layer] = []
+    stack: list[keras.layers.Layer] = photometric_layers(cfg, seed)
     if cfg.get("horizontal_flip"):
         stack.append(keras.layers.RandomFlip("horizontal", seed=seed))
     if cfg.get("rotation"):
@@ -55,9 +74,10 @@ def build_training_augmenter(cfg: dict, seed: int) -> keras.Sequential:
 
 
 def build_fused_augmenter(cfg: dict, seed: int) -> keras.Sequential:
-    """`train.augment` as one RandomAffine, then build_augmenter's flip and random erasing."""
+    """`train.augment` as one RandomAffine, then build_augmenter's photometric changes, flip and
+    random erasing."""
     geometric = {k: float(cfg.get(k, 0.0) or 0.0) for k in ("rotation", "shear", "zoom", "shift")}
-    rest = {k: cfg.get(k) for k in ("horizontal_flip", "random_erasing")}
+    rest = {k: v for k, v in cfg.items() if k not in geometric}
     return keras.Sequential([RandomAffine(**geometric, seed=seed), build_augmenter(rest, seed)], name="augment_fused")
 
 

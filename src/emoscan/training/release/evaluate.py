@@ -3,11 +3,14 @@ run through the serving classifier, on the test split: metrics without test-time
 and with the bundle's (the headline), confusion matrix, DVC metrics/plots files, all logged to
 the training run in MLflow. Validation-split accuracy and macro-F1 are written too, with the class
 offsets cross-fitted (each half calibrated on the other) so that they stay out-of-sample: the
-register stage selects on them, and no choice ever looks at the test split."""
+register stage selects on them, and no choice ever looks at the test split. When
+`evaluate.real_photos` names a folder of whole photos, the bundle is also scored end to end on them
+(`emoscan.training.release.real_photos`); the model card shows that figure beside FER-2013's."""
 
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -17,13 +20,18 @@ import pandas as pd
 from sklearn.metrics import confusion_matrix
 
 from emoscan.data.split import load_split
+from emoscan.inference.analyzer import FaceAnalyzer
 from emoscan.inference.classifier import EmotionClassifier
 from emoscan.labels import CLASSES
+from emoscan.settings import InferenceSettings
 from emoscan.training.common.artifacts import RUN_ID_FILE, TRAINING_LOG, TRAINING_PLOT
 from emoscan.training.common.plots import plot_confusion_matrix
 from emoscan.training.release.calibration import cross_fitted_probabilities, fit_kwargs
 from emoscan.training.common.scoring import classification_metrics, per_class_table, predict_probabilities
 from emoscan.training.common.tracking import setup_tracking
+from emoscan.training.release.real_photos import score_folder
+
+log = logging.getLogger(__name__)
 
 
 def evaluate_predictions(y_true: np.ndarray, probs_by_mode: dict[str, np.ndarray], out: Path,
@@ -82,16 +90,21 @@ def evaluate(params: dict) -> dict:
                    val_macro_f1=float(np.mean([v["macro_f1"] for v in validation])),
                    val_offsets=f"cross-fitted, mean of {len(validation)} halvings" if served.class_offsets is not None
                    else "none")
+    photos = real_photos(bundle, cfg.get("real_photos", ""))
+    if photos:
+        metrics["real_photos"] = photos
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
 
     setup_tracking(params["mlflow"])
     run_id = (train_dir / RUN_ID_FILE).read_text().strip()
     with mlflow.start_run(run_id=run_id):
-        for key in [k for k in metrics if isinstance(metrics[k], dict)]:
+        for key in [k for k in metrics if isinstance(metrics[k], dict) and k != "real_photos"]:
             mlflow.log_metrics({f"{split}_{key}_accuracy": metrics[key]["accuracy"],
                                 f"{split}_{key}_macro_f1": metrics[key]["macro_f1"],
                                 f"{split}_{key}_weighted_f1": metrics[key]["weighted_f1"]})
             mlflow.log_metrics({f"{split}_{key}_f1_{c}": v["f1-score"] for c, v in metrics[key]["per_class"].items()})
+        if photos:
+            mlflow.log_metrics({"real_photos_accuracy": photos["accuracy"], "real_photos_macro_f1": photos["macro_f1"]})
         mlflow.log_metrics({f"{split}_accuracy": metrics["accuracy"], f"{split}_macro_f1": metrics["macro_f1"],
                             "val_accuracy_final": metrics["val_accuracy"], "val_macro_f1": metrics["val_macro_f1"]})
         mlflow.log_artifacts(str(out), artifact_path="evaluation")
@@ -99,3 +112,18 @@ def evaluate(params: dict) -> dict:
             if (train_dir / name).exists():
                 mlflow.log_artifact(str(train_dir / name))
     return metrics
+
+
+def real_photos(bundle: Path, folder: str) -> dict | None:
+    """The bundle end to end on the whole photos of `folder` (`evaluate.real_photos`) with the
+    serving defaults, or None when no folder is set or it is absent (a log line says so)."""
+    if not folder:
+        return None
+    if not Path(folder).is_dir():
+        log.info("evaluate.real_photos: %s is absent; the real-photo figures are left out", folder)
+        return None
+    analyzer = FaceAnalyzer(EmotionClassifier(bundle, threads=2), InferenceSettings())
+    photos = score_folder(analyzer, Path(folder), CLASSES)
+    log.info("real photos (%s, %d): accuracy %.4f, macro-F1 %.4f", folder, photos["photos"], photos["accuracy"],
+             photos["macro_f1"])
+    return photos

@@ -52,8 +52,12 @@ def made_words(train: dict, summary: dict) -> str:
     words = f"{summary.get('epochs', train['epochs'])} epochs of {train['optimizer']} on the CPU"
     if train["init_from"]:
         words += f" from `{train['init_from']}`"
+        if train["soup_with"]:
+            words += f" souped with {len(train['soup_with'])} warm restarts"
     if train["distill_from"]:
         words += ", distilled from " + ", ".join(f"`{p}`" for p in train["distill_from"])
+    if train["ensemble_with"]:
+        words += ", then averaged with " + " and ".join(f"`{p}`" for p in train["ensemble_with"])
     return words
 
 
@@ -63,6 +67,19 @@ def rare_words(metrics: dict, classes: list[str]) -> str:
     rare = sorted(support, key=support.get)[:2]
     return (f"{rare[0].capitalize()} ({support[rare[0]]} evaluated faces) and {rare[1]} ({support[rare[1]]}) "
             "are the rarest classes: their figures rest on few faces.")
+
+
+def real_photo_words(metrics: dict) -> str:
+    """The card's section on whole photos (the evaluate stage's `real_photos`), or nothing."""
+    photos = metrics.get("real_photos")
+    if not photos:
+        return ""
+    recall = ", ".join(f"{c} {v:.2f}" for c, v in photos["recall"].items())
+    return (f"\n### Whole photos\n{photos['photos']} posed photos of whole heads (`{photos['folder']}`, a development "
+            "set never trained on), end to end as served: each photo framed by a grey border, every face found, "
+            f"the largest classified. Accuracy **{photos['accuracy']:.4f}**, macro-F1 **{photos['macro_f1']:.4f}**, "
+            f"faces found {photos['faces_found']}/{photos['photos']}; recall: {recall}. Posed photos of one "
+            "database: an indication of the gap between FER-2013's crops and users' photos, not a guarantee.\n")
 
 
 def render_card(params: dict, metrics: dict, split_report: dict, registration: dict, summary: dict,
@@ -88,6 +105,7 @@ def render_card(params: dict, metrics: dict, split_report: dict, registration: d
         split_words=("FER-2013's test split, used once" if split == "test" else
                      "FER2013Valid (FER+ has no other held-out split here, so these figures are slightly optimistic)"),
         results_rows="\n".join(rows), per_class=per_class_table(headline), confusion="confusion_matrix.png",
+        real_photos=real_photo_words(metrics),
         size_mb=onnx_path.stat().st_size / 1e6, macs=round(multiply_adds(onnx_path) / 1e6),
         ms=bundle_ms_per_face(dest), cpu=cpu_kind())
 
