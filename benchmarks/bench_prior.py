@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
 from _machine import cpu_description
+from bench_photo_inputs import predictor
 from bench_real_photos import prior_offsets
 from emoscan.data.split import load_split
-from emoscan.inference.bundle import SHIPPED_MODELS
-from emoscan.inference.classifier import EmotionClassifier, apply_class_offsets
-from emoscan.inference.preprocess import normalize
+from emoscan.inference.classifier import apply_class_offsets
 from emoscan.training.common.scoring import classification_metrics
 
 
@@ -31,8 +28,7 @@ def main() -> None:
     print(f"FER-2013 validation: {len(y)} faces ({args.split_dir}/val.npz); CPU: {cpu_description()}")
     print("| model | tau | accuracy | macro-F1 | disgust recall | fear recall |\n|---|---:|---:|---:|---:|---:|")
     for name in args.model:
-        classifier = EmotionClassifier(SHIPPED_MODELS.get(name, name), threads=2)
-        probs = np.concatenate([classifier.predict(normalize(x[i:i + 256])) for i in range(0, len(x), 256)])
+        probs = predictor(name)(x)  # the bundle's int8 graph, batches of 256
         for power in args.powers:
             m = classification_metrics(y, apply_class_offsets(probs, prior_offsets(power)).argmax(1))
             print(f"| {name} | {power:g} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} "
