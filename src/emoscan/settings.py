@@ -62,6 +62,18 @@ def _entry(table: Any, name: str, where: str, path: Path) -> dict[str, Any]:
     return table[name]
 
 
+def _relabel_source(raw: dict[str, Any], train: dict[str, Any], model: str, dataset: str,
+                    path: Path) -> dict[str, Any] | None:
+    """Where `train.relabel_from`'s dataset keeps its processed split and its classes (None when off)."""
+    other = train.get("relabel_from")
+    if not other:
+        return None
+    if other == dataset:
+        raise ParamsError(f"models.{model}.train.relabel_from: {other!r} is the model's own dataset ({path})")
+    entry = _entry(raw.get("datasets"), str(other), f"models.{model}.train.relabel_from", path)
+    return {"split_dir": stage_paths(None, str(other))["processed"], "classes": entry.get("classes")}
+
+
 def load_params(path: str | Path = "params.yaml", model: str | None = None,
                 dataset: str | None = None) -> dict[str, Any]:
     """The params one stage reads, as one flat dict: `models.MODEL` (default fer2013) over its
@@ -90,7 +102,8 @@ def load_params(path: str | Path = "params.yaml", model: str | None = None,
         mlflow = raw.get("mlflow") or {}
         params.update(
             model=model, version=str(entry.get("version", "")),
-            train={**entry["train"], "output_dir": where["train"], "log_dir": where["logs"]},
+            train={**entry["train"], "output_dir": where["train"], "log_dir": where["logs"],
+                   "relabel": _relabel_source(raw, entry["train"], model, str(dataset), path)},
             export={**entry["export"], "output_dir": where["export"]},
             evaluate={**entry["evaluate"], "output_dir": where["evaluation"]},
             register={**entry["register"], "model_name": f"emoscan-{model}",

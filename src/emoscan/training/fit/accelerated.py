@@ -33,6 +33,7 @@ import keras
 import numpy as np
 
 from emoscan.settings import ParamsError, load_params, read_params, require
+from emoscan.data.relabel import relabelled_targets
 from emoscan.data.split import load_split, load_targets
 from emoscan.training.common.artifacts import provenance_of
 from emoscan.training.nets.architectures import average_ensemble, build_model, builder_kwargs
@@ -185,7 +186,10 @@ def fit(params: dict, group: str, name: str, teachers: list[str] | None = None) 
     n, size = len(classes), params["image_size"]
     # FER+: the annotators' vote distribution is the target, as in the train stage
     labels = y_train if votes is None else votes
-    targets = np.eye(n, dtype="float32")[y_train] if votes is None else votes.astype("float32")
+    if cfg["relabel_from"] and cfg["relabel_weight"]:  # FER+'s votes for FER-2013's faces, as in the train stage
+        labels, _ = relabelled_targets(x_train, y_train, list(classes), cfg["relabel"]["split_dir"],
+                                       cfg["relabel"]["classes"], cfg["relabel_weight"])
+    targets = np.eye(n, dtype="float32")[labels] if labels.ndim == 1 else labels.astype("float32")
     if mode == "offline":
         targets = teacher_targets(teachers, x_train, labels, cfg["distill_alpha"], cfg["distill_temperature"], size)
 

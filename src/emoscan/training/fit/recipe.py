@@ -50,6 +50,8 @@ def check_train_params(cfg: dict) -> None:
     if cfg["soup_with"] and not cfg.get("init_from"):
         raise ParamsError("train.soup_with: the networks are averaged with train.init_from, which is empty")
     require(cfg, "soup_batchnorm_images", int, where="train", low=1)
+    require(cfg, "relabel_from", str, where="train")
+    require(cfg, "relabel_weight", (int, float), where="train", low=0, high=1)
 
 
 def compute_policy(setting: bool | str, accelerator: bool = False) -> str:

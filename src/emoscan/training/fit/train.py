@@ -25,6 +25,7 @@ import keras
 import mlflow
 import numpy as np
 
+from emoscan.data.relabel import relabelled_targets
 from emoscan.data.split import load_split, load_targets
 from emoscan.hardware import cpu_kind
 from emoscan.inference.preprocess import normalize
@@ -226,6 +227,12 @@ def train(params: dict) -> dict:
     n = len(classes)
     # FER+: the annotators' vote distribution is the target (Barsoum et al., 2016)
     targets = y_train if votes is None else votes
+    if cfg["relabel_from"] and cfg["relabel_weight"]:
+        # the same faces relabelled by another label set (FER+'s votes for FER-2013's images)
+        targets, found = relabelled_targets(x_train, y_train, list(classes), cfg["relabel"]["split_dir"],
+                                            cfg["relabel"]["classes"], cfg["relabel_weight"])
+        log.info("%d of %d training faces also learn %s's votes (weight %.2f)", found, len(x_train),
+                 cfg["relabel_from"], cfg["relabel_weight"])
     if cfg["distill_from"]:
         # knowledge distillation: the labels (FER+'s votes, where the split has them) mixed with the
         # teachers' average, computed once before training
