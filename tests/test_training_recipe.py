@@ -543,3 +543,35 @@ def test_mixed_precision_takes_auto_true_or_false_and_names_the_key_otherwise():
     assert compute_policy("auto", accelerator=True) == "mixed_bfloat16"
     with pytest.raises(ParamsError, match="train.mixed_precision: expected auto, true or false, got 'bf16'"):
         check_train_params({**cfg, "mixed_precision": "bf16"})
+
+
+def test_generalized_crossentropy_is_crossentropy_near_q_0_and_bounded_at_q_1():
+    from emoscan.training.nets.losses import GeneralizedCrossEntropy, training_loss
+
+    probs = np.array([[0.7, 0.2, 0.1], [0.001, 0.001, 0.998]], np.float32)
+    labels = np.eye(3, dtype=np.float32)[[0, 0]]
+    crossentropy = keras.losses.categorical_crossentropy(labels, probs).numpy()
+    near_zero = GeneralizedCrossEntropy(q=1e-4)(labels, probs, sample_weight=np.array([1.0, 0.0])).numpy() * 2
+    np.testing.assert_allclose(near_zero, crossentropy[0], rtol=1e-3)
+    # q = 1: the mean absolute error, at most 1 for a face however confidently the network contradicts its label
+    mae = [float(GeneralizedCrossEntropy(q=1.0)(labels[i:i + 1], probs[i:i + 1])) for i in range(2)]
+    np.testing.assert_allclose(mae, [0.3, 0.999], rtol=1e-5)
+    assert crossentropy[1] > 6
+    smoothed = GeneralizedCrossEntropy(q=1.0, label_smoothing=0.3)(labels[:1], probs[:1])
+    np.testing.assert_allclose(float(smoothed), 0.8 * 0.3 + 0.1 * 0.8 + 0.1 * 0.9, rtol=1e-5)
+    assert isinstance(training_loss({"loss": "generalized", "loss_q": 0.5, "label_smoothing": 0.1}),
+                      GeneralizedCrossEntropy)
+    assert isinstance(training_loss({"loss": "crossentropy", "loss_q": 0.5, "label_smoothing": 0.1}),
+                      keras.losses.CategoricalCrossentropy)
+
+
+def test_recipe_refuses_an_unknown_loss_and_generalized_with_mixup():
+    from emoscan.settings import ParamsError
+    from emoscan.training.fit.recipe import check_train_params
+
+    cfg = flat_params()["train"]
+    with pytest.raises(ParamsError, match="train.loss"):
+        check_train_params({**cfg, "loss": "focal"})
+    with pytest.raises(ParamsError, match="mixup"):
+        check_train_params({**cfg, "loss": "generalized", "mixup_alpha": 0.2})
+    check_train_params({**cfg, "loss": "generalized"})

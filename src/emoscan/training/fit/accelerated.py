@@ -152,6 +152,9 @@ def run_config(params: dict, group: str, name: str) -> dict:
     cfg = {**params["train"], **overrides, "ensemble_with": [], "distill_from": [], "snapshots": False,
            "init_from": overrides.get("init_from", ""), "soup_with": overrides.get("soup_with", [])}
     check_train_params(cfg)
+    if cfg["loss"] != "crossentropy":
+        raise ParamsError(f"accelerated.{group}.{name}: train.loss {cfg['loss']!r} is the CPU train stage's only; "
+                          "this trainer learns with crossentropy")
     return cfg
 
 

@@ -50,6 +50,10 @@ def check_train_params(cfg: dict) -> None:
     if cfg["soup_with"] and not cfg.get("init_from"):
         raise ParamsError("train.soup_with: the networks are averaged with train.init_from, which is empty")
     require(cfg, "soup_batchnorm_images", int, where="train", low=1)
+    require(cfg, "loss", str, where="train", choices=("crossentropy", "generalized"))
+    require(cfg, "loss_q", (int, float), where="train", low=0.05, high=1)
+    if cfg["loss"] != "crossentropy" and cfg["mixup_alpha"]:
+        raise ParamsError("train.loss: mixup (train.mixup_alpha) trains with crossentropy only")
     require(cfg, "relabel_from", str, where="train")
     require(cfg, "relabel_weight", (int, float), where="train", low=0, high=1)
 

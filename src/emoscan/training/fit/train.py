@@ -36,6 +36,7 @@ from emoscan.training.fit.recipe import (check_train_params, class_weights, comp
 from emoscan.training.fit.soup import warm_start
 from emoscan.training.nets.architectures import average_ensemble, build_model, builder_kwargs
 from emoscan.training.nets.augment import make_dataset
+from emoscan.training.nets.losses import training_loss
 from emoscan.training.nets.mixup import MixedTargetCrossEntropy, mixup_trainer
 from emoscan.training.nets.transfer import start_weights
 from emoscan.training.common.plots import plot_training_curves
@@ -271,7 +272,7 @@ def train(params: dict) -> dict:
             log.info("initialised weights from %s", [cfg["init_from"], *cfg["soup_with"]])
         steps = int(np.ceil(len(x_train) / cfg["batch_size"]))
         fitted, fit_train, fit_val = model, train_ds, val_ds
-        loss = keras.losses.CategoricalCrossentropy(label_smoothing=cfg["label_smoothing"])
+        loss = training_loss(cfg)
         metrics: list = ["accuracy"]
         if cfg["mixup_alpha"]:
             # mixup inside the fitted model, after tf.data's augmentation: it takes (image, target)
