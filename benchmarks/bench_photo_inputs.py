@@ -23,15 +23,19 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import yaml
 
 from _machine import cpu_description
 from bench_real_photos import load_photos
 from emoscan.data.split import load_split
 from emoscan.inference.detectors import make_detector
 from emoscan.inference.preprocess import square_box, square_crop, to_gray
+from emoscan.inference.classifier import apply_class_offsets
 from emoscan.settings import InferenceSettings
+from emoscan.training.release.calibration import fit_class_offsets, fit_kwargs
 from emoscan.training.common.scoring import classification_metrics
 
+EXPORT_OFFSETS = yaml.safe_load(Path("params.yaml").read_text())["export"]["class_offsets"]
 MARGIN = 1.5  # crops are cut this times the box's side, so that any crop scale up to it fits inside
 
 
@@ -137,6 +141,8 @@ def main() -> None:
     parser.add_argument("--transform", nargs="*", default=["all"], help=f"'all', 'none' or any of: {', '.join(TRANSFORMS)}")
     parser.add_argument("--crop-scale", type=float, nargs="+", default=[InferenceSettings().face_crop_scale])
     parser.add_argument("--split-dir", default="data/fer2013/processed", help="FER-2013 validation (the guard)")
+    parser.add_argument("--fit-offsets", action="store_true",
+                        help="also score with class offsets fitted on validation for macro-F1 (export.class_offsets.fit)")
     args = parser.parse_args()
     chosen = list(TRANSFORMS) if args.transform == ["all"] else [t for t in args.transform if t != "none"]
     photos, labels, _ = load_photos(args.folder)
@@ -147,10 +153,18 @@ def main() -> None:
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for model in args.model:
         predict = predictor(model)
-        val = classification_metrics(y_val, predict(x_val).argmax(1))
+        val_probs = predict(x_val)
+        val = classification_metrics(y_val, val_probs.argmax(1))
         for scale in args.crop_scale:
             faces = np.stack([to48(cut(r, scale)) for r in regions])
             print(row(f"served (crop {scale:g})", model, labels, predict(faces), val), flush=True)
+        if args.fit_offsets:
+            # the export stage's class_offsets.fit: chosen on validation alone, so its validation figure is in-sample
+            offsets = fit_class_offsets(val_probs, y_val, **fit_kwargs(EXPORT_OFFSETS))
+            shifted = classification_metrics(y_val, apply_class_offsets(val_probs, offsets).argmax(1))
+            faces = np.stack([to48(cut(r, args.crop_scale[0])) for r in regions])
+            name = "offsets " + " ".join(f"{o:+.1f}" for o in offsets)
+            print(row(name, model, labels, apply_class_offsets(predict(faces), offsets), shifted), flush=True)
         scale = args.crop_scale[0]
         for name in chosen:
             photo_change, face_change = TRANSFORMS[name]

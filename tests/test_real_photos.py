@@ -61,6 +61,9 @@ def test_scores_count_a_photo_without_a_face_wrong_and_match_the_analyzer(photo_
     assert confusion.sum() == len(photos) and confusion[CLASSES.index("fear"), -1] >= 1  # the blank photo
     assert result["accuracy"] == pytest.approx(float(np.mean(np.array(expected) == labels)))
     assert result["recall"]["happy"] == pytest.approx(confusion[CLASSES.index("happy"), CLASSES.index("happy")] / 3)
+    seconds: list[float] = []
+    predicted, _ = real_photos.predict_photos(analyzer, photos, CLASSES, seconds)
+    assert predicted.tolist() == expected and len(seconds) == len(photos) and min(seconds) > 0
 
 
 def test_the_digest_names_the_photos_measured(photo_folder, tmp_path):

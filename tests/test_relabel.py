@@ -8,7 +8,7 @@ import pytest
 import yaml
 from conftest import REPO, flat_params, random_splits
 
-from emoscan.data.relabel import relabelled_targets, same_faces
+from emoscan.training.fit.relabel import relabelled_targets, same_faces
 from emoscan.settings import ParamsError, load_params
 
 FER = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]

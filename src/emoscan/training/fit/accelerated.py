@@ -33,7 +33,7 @@ import keras
 import numpy as np
 
 from emoscan.settings import ParamsError, load_params, read_params, require
-from emoscan.data.relabel import relabelled_targets
+from emoscan.training.fit.relabel import relabelled_targets
 from emoscan.data.split import load_split, load_targets
 from emoscan.training.common.artifacts import provenance_of
 from emoscan.training.nets.architectures import average_ensemble, build_model, builder_kwargs

@@ -25,7 +25,7 @@ import keras
 import mlflow
 import numpy as np
 
-from emoscan.data.relabel import relabelled_targets
+from emoscan.training.fit.relabel import relabelled_targets
 from emoscan.data.split import load_split, load_targets
 from emoscan.hardware import cpu_kind
 from emoscan.inference.preprocess import normalize
