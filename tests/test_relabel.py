@@ -69,6 +69,11 @@ def test_params_name_the_relabelling_dataset_its_folder_and_classes(tmp_path):
     assert load_params(REPO / "params.yaml", model="fer2013")["train"]["relabel"] is None
     raw["models"]["fer2013"]["train"]["relabel_from"] = "ferplus"
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(ParamsError, match="models.fer2013.reads: 'models/warm_start'; a model relabelled from ferplus "
+                                          "reads data/ferplus/processed/train.npz"):
+        load_params(tmp_path / "params.yaml", model="fer2013")
+    raw["models"]["fer2013"]["reads"] = "data/ferplus/processed/train.npz"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
     relabel = load_params(tmp_path / "params.yaml", model="fer2013")["train"]["relabel"]
     assert relabel == {"split_dir": "data/ferplus/processed", "classes": PLUS}
     for name, message in (("fer2013", "is the model's own dataset"), ("affectnet", "not in")):

@@ -71,7 +71,13 @@ def _relabel_source(raw: dict[str, Any], train: dict[str, Any], model: str, data
     if other == dataset:
         raise ParamsError(f"models.{model}.train.relabel_from: {other!r} is the model's own dataset ({path})")
     entry = _entry(raw.get("datasets"), str(other), f"models.{model}.train.relabel_from", path)
-    return {"split_dir": stage_paths(None, str(other))["processed"], "classes": entry.get("classes")}
+    split_dir = stage_paths(None, str(other))["processed"]
+    reads = (raw.get("models") or {}).get(model, {}).get("reads")
+    if reads != f"{split_dir}/train.npz":
+        # dvc.yaml's train stage depends on `reads`: so the lock records the votes the model learnt
+        raise ParamsError(f"models.{model}.reads: {reads!r}; a model relabelled from {other} reads "
+                          f"{split_dir}/train.npz ({path})")
+    return {"split_dir": split_dir, "classes": entry.get("classes")}
 
 
 def load_params(path: str | Path = "params.yaml", model: str | None = None,
