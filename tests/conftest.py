@@ -163,6 +163,22 @@ def media(tmp_path_factory, detectable_faces) -> dict[str, Path]:
     return paths
 
 
+def record_training_targets(monkeypatch: pytest.MonkeyPatch) -> dict:
+    """A dict that gets "targets": what the train stage passes make_dataset for training."""
+    from emoscan.training.fit import train as train_module
+
+    seen: dict = {}
+    real_make_dataset = train_module.make_dataset
+
+    def recording_make_dataset(x, y, *args, training=False, **kwargs):
+        if training:
+            seen["targets"] = y
+        return real_make_dataset(x, y, *args, training=training, **kwargs)
+
+    monkeypatch.setattr(train_module, "make_dataset", recording_make_dataset)
+    return seen
+
+
 def random_splits(data: Path, sizes: dict[str, int], seed: int, every_class: bool = False) -> Path:
     """Split arrays as the split stage writes them (`<split>.npz` with uint8 48x48 `x` and labels
     `y`), of random pixels, for tests that need the files and not the faces. Labels are random, or

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import yaml
-from conftest import REPO, flat_params, random_splits
+from conftest import record_training_targets, REPO, flat_params, random_splits
 
 from emoscan.training.fit.relabel import relabelled_targets, same_faces
 from emoscan.settings import ParamsError, load_params
@@ -97,15 +97,7 @@ def test_train_stage_learns_the_relabelled_targets(tmp_path, monkeypatch):
                            relabel_from="ferplus", relabel_weight=0.5,
                            relabel={"split_dir": str(tmp_path / "plus"), "classes": PLUS})
     params["mlflow"]["tracking_uri"] = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    seen = {}
-    real_make_dataset = train_module.make_dataset
-
-    def recording_make_dataset(x, y, *args, training=False, **kwargs):
-        if training:
-            seen["targets"] = y
-        return real_make_dataset(x, y, *args, training=training, **kwargs)
-
-    monkeypatch.setattr(train_module, "make_dataset", recording_make_dataset)
+    seen = record_training_targets(monkeypatch)
     train_module.train(params)
     expected, found = relabelled_targets(x, y, FER, tmp_path / "plus", PLUS, 0.5)
     assert found == 64

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import random_splits, flat_params
+from conftest import record_training_targets, random_splits, flat_params
 
 from emoscan.training.nets.architectures import build_model
 from emoscan.training.common.scoring import predict_probabilities
@@ -103,15 +103,7 @@ def test_train_stage_fits_the_soft_targets_and_names_a_missing_teacher(tmp_path,
                            distill_from=["models/warm_start/emoscan_vgg_v10_sgd_lr04_a.keras"],
                            distill_alpha=0.4, distill_temperature=2.0)
     params["mlflow"]["tracking_uri"] = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    seen = {}
-    real_make_dataset = train_module.make_dataset
-
-    def recording_make_dataset(x, y, *args, training=False, **kwargs):
-        if training:
-            seen["targets"] = y
-        return real_make_dataset(x, y, *args, training=training, **kwargs)
-
-    monkeypatch.setattr(train_module, "make_dataset", recording_make_dataset)
+    seen = record_training_targets(monkeypatch)
     train_module.train(params)
     with np.load(arrays / "train.npz") as data:
         x, labels = data["x"], data["targets"] if with_votes else data["y"]
