@@ -33,7 +33,7 @@ from emoscan.inference.preprocess import square_box, square_crop, to_gray
 from emoscan.inference.classifier import apply_class_offsets
 from emoscan.settings import InferenceSettings
 from emoscan.training.release.calibration import fit_class_offsets, fit_kwargs
-from emoscan.training.common.scoring import classification_metrics
+from emoscan.training.common.scoring import classification_metrics, predict_probabilities
 
 EXPORT_OFFSETS = yaml.safe_load(Path("params.yaml").read_text())["export"]["class_offsets"]
 MARGIN = 1.5  # crops are cut this times the box's side, so that any crop scale up to it fits inside
@@ -109,21 +109,21 @@ TRANSFORMS: dict[str, Transform] = {
 
 
 def predictor(model: str) -> Callable[[np.ndarray], np.ndarray]:
-    """(N, 48, 48) uint8 -> probabilities: a shipped bundle's int8 graph or a .keras network (float32)."""
+    """(N, 48, 48) uint8 -> probabilities: a shipped bundle's int8 graph or a .keras network (float32),
+    in batches of 256 scaled as serving scales them (`predict_probabilities`)."""
     if model.endswith(".keras"):
         import keras
 
         import emoscan.training.nets  # noqa: F401  (registers the custom layers)
 
         network = keras.saving.load_model(model, compile=False)
-        return lambda faces: network.predict(faces.astype(np.float32)[..., None] / 255.0, batch_size=256, verbose=0)
-    from emoscan.inference.bundle import SHIPPED_MODELS
-    from emoscan.inference.classifier import EmotionClassifier
-    from emoscan.inference.preprocess import normalize
+        predict = lambda batch: network.predict(batch, verbose=0)  # noqa: E731
+    else:
+        from emoscan.inference.bundle import SHIPPED_MODELS
+        from emoscan.inference.classifier import EmotionClassifier
 
-    classifier = EmotionClassifier(SHIPPED_MODELS.get(model, model), threads=2)
-    return lambda faces: np.concatenate([classifier.predict(normalize(faces[i:i + 256]))
-                                         for i in range(0, len(faces), 256)])
+        predict = EmotionClassifier(SHIPPED_MODELS.get(model, model), threads=2).predict
+    return lambda faces: predict_probabilities(predict, faces, "none")
 
 
 def row(name: str, model: str, labels: np.ndarray, probs: np.ndarray, val: dict | None) -> str:
@@ -155,16 +155,17 @@ def main() -> None:
         predict = predictor(model)
         val_probs = predict(x_val)
         val = classification_metrics(y_val, val_probs.argmax(1))
+        served = {}
         for scale in args.crop_scale:
-            faces = np.stack([to48(cut(r, scale)) for r in regions])
-            print(row(f"served (crop {scale:g})", model, labels, predict(faces), val), flush=True)
+            served[scale] = predict(np.stack([to48(cut(r, scale)) for r in regions]))
+            print(row(f"served (crop {scale:g})", model, labels, served[scale], val), flush=True)
         if args.fit_offsets:
             # the export stage's class_offsets.fit: chosen on validation alone, so its validation figure is in-sample
             offsets = fit_class_offsets(val_probs, y_val, **fit_kwargs(EXPORT_OFFSETS))
             shifted = classification_metrics(y_val, apply_class_offsets(val_probs, offsets).argmax(1))
-            faces = np.stack([to48(cut(r, args.crop_scale[0])) for r in regions])
             name = "offsets " + " ".join(f"{o:+.1f}" for o in offsets)
-            print(row(name, model, labels, apply_class_offsets(predict(faces), offsets), shifted), flush=True)
+            print(row(name, model, labels, apply_class_offsets(served[args.crop_scale[0]], offsets), shifted),
+                  flush=True)
         scale = args.crop_scale[0]
         for name in chosen:
             photo_change, face_change = TRANSFORMS[name]
